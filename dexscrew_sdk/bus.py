@@ -1,0 +1,216 @@
+"""ZeroMQ transport: state streams, a newest-wins command channel and RPC.
+
+One node exposes three endpoints (`Endpoints`): PUB for state streams (topic
+``<device>/state``), PULL for one-way streaming commands, ROUTER for request/
+reply lifecycle calls. Clients use SUB, PUSH and DEALER. Every received message
+goes through `codec.decode`, so a socket never hands garbage to the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from dexscrew_sdk import codec
+from dexscrew_sdk.codec import Message
+from dexscrew_sdk.errors import CodecError, DeviceTimeoutError, RemoteCallError
+from dexscrew_sdk.messages import rpc_request
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The three ports of one node; `base_port`, +1 and +2."""
+
+    host: str = DEFAULT_HOST
+    base_port: int = 5550
+
+    @property
+    def state(self) -> str:
+        return f"tcp://{self.host}:{self.base_port}"
+
+    @property
+    def command(self) -> str:
+        return f"tcp://{self.host}:{self.base_port + 1}"
+
+    @property
+    def rpc(self) -> str:
+        return f"tcp://{self.host}:{self.base_port + 2}"
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """CURVE key material (zmq certificate files made by `dexscrew keygen`).
+
+    A node needs its own secret certificate and a folder of authorised client
+    public certificates; a client needs its own secret certificate and the
+    node's public certificate.
+    """
+
+    own_secret_file: Path
+    server_public_file: Path | None = None  # clients only
+    authorized_clients_dir: Path | None = None  # nodes only
+
+    def apply_server(self, sock: zmq.Socket) -> None:
+        public, secret = zmq.auth.load_certificate(str(self.own_secret_file))
+        sock.curve_secretkey = secret
+        sock.curve_publickey = public
+        sock.curve_server = True
+
+    def apply_client(self, sock: zmq.Socket) -> None:
+        if self.server_public_file is None:
+            raise ValueError("a CURVE client needs server_public_file")
+        public, secret = zmq.auth.load_certificate(str(self.own_secret_file))
+        server_public, _ = zmq.auth.load_certificate(str(self.server_public_file))
+        sock.curve_secretkey = secret
+        sock.curve_publickey = public
+        sock.curve_serverkey = server_public
+
+
+def generate_keys(directory: Path, name: str) -> tuple[Path, Path]:
+    """Write `<name>.key` (public) and `<name>.key_secret` into directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(str(directory), name)
+    return Path(public), Path(secret)
+
+
+class Context:
+    """A zmq context plus the optional CURVE authenticator that guards it."""
+
+    def __init__(self, curve: CurveKeys | None = None, server: bool = False) -> None:
+        self.zmq = zmq.Context()
+        self.curve = curve
+        self._auth: ThreadAuthenticator | None = None
+        if curve is not None and server:
+            if curve.authorized_clients_dir is None:
+                raise ValueError("a CURVE node needs authorized_clients_dir")
+            self._auth = ThreadAuthenticator(self.zmq)
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=str(curve.authorized_clients_dir))
+
+    def socket(self, kind: int, server: bool) -> zmq.Socket:
+        sock = self.zmq.socket(kind)
+        sock.linger = 0
+        sock.setsockopt(zmq.MAXMSGSIZE, codec.MAX_MESSAGE_BYTES)
+        if self.curve is not None:
+            (self.curve.apply_server if server else self.curve.apply_client)(sock)
+        return sock
+
+    def close(self) -> None:
+        if self._auth is not None:
+            self._auth.stop()
+        self.zmq.destroy(linger=0)
+
+
+def send(sock: zmq.Socket, topic: bytes, msg: Message, flags: int = 0) -> None:
+    sock.send_multipart(codec.encode(topic, msg), flags=flags, copy=False)
+
+
+class StateSubscriber:
+    """SUB socket on one node's state stream, with newest-wins reads per topic."""
+
+    def __init__(self, ctx: Context, endpoint: str, topics: list[bytes], hwm: int = 1000) -> None:
+        self.sock = ctx.socket(zmq.SUB, server=False)
+        self.sock.rcvhwm = hwm
+        for t in topics:
+            self.sock.setsockopt(zmq.SUBSCRIBE, t)
+        self.sock.connect(endpoint)
+        self.rejected = 0
+        self.latest: dict[bytes, Message] = {}
+
+    def recv(self, timeout_s: float) -> tuple[bytes, Message] | None:
+        """Next valid message within timeout_s, else None. Invalid ones are counted and skipped."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if not self.sock.poll(remaining_ms, zmq.POLLIN):
+                return None
+            got = self._recv_one()
+            if got is not None:
+                return got
+            if time.monotonic() >= deadline:
+                return None
+
+    def drain(self) -> int:
+        """Read everything queued, keeping the newest message per topic; returns the count."""
+        n = 0
+        while self.sock.poll(0, zmq.POLLIN):
+            if self._recv_one() is not None:
+                n += 1
+        return n
+
+    def _recv_one(self) -> tuple[bytes, Message] | None:
+        frames = self.sock.recv_multipart(copy=False)
+        try:
+            topic, msg = codec.decode(frames)
+        except CodecError:
+            self.rejected += 1
+            return None
+        self.latest[topic] = msg
+        return topic, msg
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+
+class CommandSender:
+    """PUSH side of the streaming command channel: never blocks, drops when the node is gone."""
+
+    def __init__(self, ctx: Context, endpoint: str, hwm: int = 64) -> None:
+        self.sock = ctx.socket(zmq.PUSH, server=False)
+        self.sock.sndhwm = hwm
+        self.sock.connect(endpoint)
+        self.dropped = 0
+
+    def send(self, topic: bytes, msg: Message) -> bool:
+        try:
+            send(self.sock, topic, msg, zmq.DONTWAIT)
+            return True
+        except zmq.Again:
+            self.dropped += 1
+            return False
+
+    def close(self) -> None:
+        self.sock.close(0)
+
+
+class RpcClient:
+    """DEALER side of request/reply with per-call timeouts; stale replies are discarded."""
+
+    def __init__(self, ctx: Context, endpoint: str, timeout_s: float = 2.0) -> None:
+        self.sock = ctx.socket(zmq.DEALER, server=False)
+        self.sock.connect(endpoint)
+        self.timeout_s = timeout_s
+        self._ids = itertools.count(1)
+
+    def call(self, device: str, method: str, args: dict[str, Any] | None = None,
+             timeout_s: float | None = None) -> Any:
+        request_id = next(self._ids)
+        send(self.sock, b"rpc", rpc_request(request_id, device, method, args or {}))
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0 or not self.sock.poll(remaining_ms, zmq.POLLIN):
+                raise DeviceTimeoutError(
+                    f"no reply to {device}.{method} within {timeout_s or self.timeout_s:.2f} s; is the node running?"
+                )
+            try:
+                _, reply = codec.decode(self.sock.recv_multipart(copy=False))
+            except CodecError:
+                continue
+            if reply.type != "rpc_reply" or reply.seq != request_id:
+                continue  # a late reply to an earlier call that timed out
+            if not reply.fields.get("ok", False):
+                raise RemoteCallError(str(reply.fields.get("error_kind", "Error")), str(reply.fields.get("error", "")))
+            return reply.fields.get("result")
+
+    def close(self) -> None:
+        self.sock.close(0)

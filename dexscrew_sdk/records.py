@@ -1,0 +1,118 @@
+"""Typed state and command records shared by every device, twin and driver.
+
+Units are in the field names. Every sample carries the producer's monotonic
+stamp (`time.monotonic_ns()`, comparable across processes on one host) and a
+per-stream sequence number.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class DeviceMode(enum.IntEnum):
+    """Operating mode reported in every arm and hand state."""
+
+    IDLE = 0  # connected, holding position, no command stream
+    SERVOING = 1  # following streamed targets
+    MOVING = 2  # executing a blocking interpolated move
+    STOPPED = 3  # stopped by stop() or by the watchdog; holds position
+    PROTECTIVE_STOP = 4
+    EMERGENCY_STOP = 5
+    FAULT = 6
+
+
+@dataclass(slots=True)
+class ArmState:
+    seq: int
+    stamp_ns: int
+    q_rad: np.ndarray  # (6,) canonical order
+    qd_rad_s: np.ndarray  # (6,)
+    tcp_pose: np.ndarray  # (6,) x, y, z [m], rotation vector rx, ry, rz [rad], base frame
+    tcp_force_n: np.ndarray  # (6,) fx, fy, fz [N], tx, ty, tz [N m]
+    mode: DeviceMode
+    cmd_seq: int = -1  # seq of the last command the device applied, -1 if none
+
+    @property
+    def protective_stop(self) -> bool:
+        return self.mode == DeviceMode.PROTECTIVE_STOP
+
+    @property
+    def emergency_stop(self) -> bool:
+        return self.mode == DeviceMode.EMERGENCY_STOP
+
+
+@dataclass(slots=True)
+class HandState:
+    seq: int
+    stamp_ns: int
+    q_rad: np.ndarray  # (12,) canonical order
+    torque_nm: np.ndarray  # (12,)
+    mode: DeviceMode
+    cmd_seq: int = -1
+
+
+@dataclass(slots=True)
+class TactileFrame:
+    seq: int
+    stamp_ns: int
+    force_n: np.ndarray  # (5, 120, 3) float32: fingertip x taxel x (fx, fy, fz)
+
+
+@dataclass(slots=True)
+class TaskProgress:
+    """Ground truth a simulated world reports (twins only)."""
+
+    turns_done: float
+    turns_required: float
+    fastened: bool
+    time_s: float
+    task: str = ""
+    shape: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return 0.0 if self.turns_required <= 0 else min(1.0, self.turns_done / self.turns_required)
+
+
+@dataclass(slots=True)
+class DeviceInfo:
+    """What a device is and the limits it enforces."""
+
+    kind: str  # "arm" | "hand" | "tactile" | "world"
+    model: str
+    joint_names: tuple[str, ...] = ()
+    lower_rad: tuple[float, ...] = ()
+    upper_rad: tuple[float, ...] = ()
+    max_speed_rad_s: tuple[float, ...] = ()
+    rate_hz: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "joint_names": list(self.joint_names),
+            "lower_rad": list(self.lower_rad),
+            "upper_rad": list(self.upper_rad),
+            "max_speed_rad_s": list(self.max_speed_rad_s),
+            "rate_hz": self.rate_hz,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DeviceInfo:
+        return cls(
+            kind=str(d["kind"]),
+            model=str(d["model"]),
+            joint_names=tuple(d.get("joint_names", ())),
+            lower_rad=tuple(float(x) for x in d.get("lower_rad", ())),
+            upper_rad=tuple(float(x) for x in d.get("upper_rad", ())),
+            max_speed_rad_s=tuple(float(x) for x in d.get("max_speed_rad_s", ())),
+            rate_hz=float(d.get("rate_hz", 0.0)),
+            extra=dict(d.get("extra", {})),
+        )

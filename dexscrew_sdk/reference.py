@@ -1,0 +1,212 @@
+"""The kinematic reference cell: the lightest backend of every interface.
+
+A first-order tracking arm and hand (exact exponential response, speed-limited)
+and a synthetic tactile sensor whose fingertip pressure grows with finger
+flexion. No physics engine: it exists so the bus, nodes, loops and safety can be
+tested without PyBullet, and it stays the fastest backend for unit tests.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from dexscrew_sdk import joints
+from dexscrew_sdk.errors import DeviceTimeoutError
+from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, new_arm_state
+from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
+from dexscrew_sdk.safety import JointLimits
+
+
+def _track(q: np.ndarray, target: np.ndarray, dt_s: float, tau_s: float, max_speed: np.ndarray) -> np.ndarray:
+    """One exact first-order step toward target, never faster than max_speed."""
+    step = (target - q) * (1.0 - np.exp(-dt_s / tau_s))
+    limit = max_speed * dt_s
+    return q + np.clip(step, -limit, limit)
+
+
+class KinematicArm(Arm):
+    def __init__(self, cell: KinematicCell, tau_s: float = 0.02, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cell = cell
+        self.tau_s = tau_s
+        self.q = joints.UR5E_HOME_RAD.copy()
+        self.qd = np.zeros(6)
+        self.target = self.q.copy()
+        self.mode = DeviceMode.IDLE
+        self.cmd_seq = -1
+        self._move: tuple[np.ndarray, np.ndarray, float, float] | None = None  # start, goal, t0, duration
+        self._state_seq = 0
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo("arm", "kinematic-ur5e", joints.ARM_JOINT_NAMES, tuple(self.limits.lower_rad),
+                          tuple(self.limits.upper_rad), tuple(self.limits.max_speed_rad_s), 500.0)
+
+    def state(self):
+        self._state_seq += 1
+        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
+        return new_arm_state(self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, mode,
+                             self.cmd_seq)
+
+    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
+        self._move = None
+        self.target = q_rad
+        self.mode = DeviceMode.SERVOING
+        self.cmd_seq = seq
+
+    def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
+        duration = float(np.max(np.abs(q_rad - self.q)) / speed_rad_s)
+        self._move = (self.q.copy(), q_rad.copy(), self._cell.time_s, max(duration, 1e-6))
+        self.mode = DeviceMode.MOVING
+
+    def move_finished(self) -> bool:
+        return self._move is None and self.mode != DeviceMode.MOVING
+
+    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
+        self.begin_move(q_rad, speed_rad_s)
+        end = self._cell.time_s + timeout_s
+        while not self.move_finished():
+            if self._cell.time_s > end:
+                self.stop()
+                raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
+            self._cell.advance(self._cell.control_period_s)
+
+    def _apply_arm_stop(self) -> None:
+        self._move = None
+        self.target = self.q.copy()
+        self.mode = DeviceMode.STOPPED
+
+    def step(self, dt_s: float) -> None:
+        prev = self.q
+        if self._move is not None:
+            start, goal, t0, duration = self._move
+            s = min(1.0, (self._cell.time_s - t0) / duration)
+            self.q = start + (goal - start) * s
+            if s >= 1.0:
+                self._move = None
+                self.target = goal.copy()
+                self.mode = DeviceMode.IDLE
+        else:
+            self.q = _track(self.q, self.target, dt_s, self.tau_s, self.limits.max_speed_rad_s)
+        self.qd = (self.q - prev) / dt_s
+
+
+class KinematicHand(Hand):
+    def __init__(self, tau_s: float = 0.05, kp_nm_rad: float = 3.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tau_s = tau_s
+        self.kp = np.full(joints.HAND_DOF, kp_nm_rad)
+        self.q = np.clip(np.zeros(joints.HAND_DOF), self.limits.lower_rad, self.limits.upper_rad)
+        self.target = self.q.copy()
+        self.mode = DeviceMode.IDLE
+        self.cmd_seq = -1
+        self._state_seq = 0
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo("hand", "kinematic-xhand", joints.HAND_JOINT_NAMES, tuple(self.limits.lower_rad),
+                          tuple(self.limits.upper_rad), tuple(self.limits.max_speed_rad_s), 100.0)
+
+    def state(self) -> HandState:
+        self._state_seq += 1
+        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
+        torque = np.clip(self.kp * (self.target - self.q), -joints.XHAND_EFFORT_NM, joints.XHAND_EFFORT_NM)
+        return HandState(self._state_seq, time.monotonic_ns(), self.q.copy(), torque, mode, self.cmd_seq)
+
+    def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
+        self.target = q_rad
+        if kp is not None:
+            self.kp = kp
+        self.mode = DeviceMode.SERVOING
+        self.cmd_seq = seq
+
+    def _apply_hand_stop(self) -> None:
+        self.target = self.q.copy()
+        self.mode = DeviceMode.STOPPED
+
+    def step(self, dt_s: float) -> None:
+        self.q = _track(self.q, self.target, dt_s, self.tau_s, self.limits.max_speed_rad_s)
+
+
+class SyntheticTactile(TactileSensor):
+    """Pressure blob on each pad, growing with that finger's flexion beyond a contact angle."""
+
+    CONTACT_FLEX_RAD = 1.0
+    N_PER_RAD = 2.0
+    SATURATION_N = 10.0
+    THRESHOLD_N = 0.05
+    _FINGER_JOINTS = ((0, 2), (4, 5), (6, 7), (8, 9), (10, 11))  # flexion joints per fingertip
+
+    def __init__(self, hand: KinematicHand, seed: int = 0, noise_n: float = 0.01) -> None:
+        super().__init__()
+        self._hand = hand
+        self._rng = np.random.default_rng(seed)
+        self.noise_n = noise_n
+        rows, cols = joints.TAXEL_GRID
+        r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        blob = np.exp(-(((r - rows / 2) / 2.0) ** 2 + ((c - cols / 2) / 2.5) ** 2))
+        self._blob = (blob / blob.sum()).reshape(-1).astype(np.float32)
+        self._seq = 0
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo("tactile", "synthetic-xhand-tactile", rate_hz=100.0,
+                          extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": self.THRESHOLD_N})
+
+    def frame(self) -> TactileFrame:
+        q = self._hand.q
+        force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
+        for tip, idx in enumerate(self._FINGER_JOINTS):
+            total_n = self.N_PER_RAD * max(0.0, float(q[list(idx)].sum()) - self.CONTACT_FLEX_RAD)
+            force[tip, :, 2] = total_n * self._blob
+        force += self._rng.normal(0.0, self.noise_n, force.shape).astype(np.float32)
+        force[np.abs(force) < self.THRESHOLD_N] = 0.0
+        np.clip(force, -self.SATURATION_N, self.SATURATION_N, out=force)
+        self._seq += 1
+        return TactileFrame(self._seq, time.monotonic_ns(), force)
+
+
+class KinematicCell(Simulated):
+    """Arm, hand and tactile sensor advanced together by one clock."""
+
+    control_period_s = 0.05
+
+    def __init__(self, seed: int = 0, arm_limits: JointLimits | None = None,
+                 hand_limits: JointLimits | None = None, **arm_kwargs: Any) -> None:
+        self.time_s = 0.0
+        self.arm = KinematicArm(self, limits=arm_limits, **arm_kwargs)
+        self.hand = KinematicHand(limits=hand_limits)
+        self.tactile = SyntheticTactile(self.hand, seed=seed)
+
+    def advance(self, dt_s: float) -> None:
+        # Integrate in <= 2 ms steps so moves and tracking look the same at any call rate.
+        n = max(1, int(np.ceil(dt_s / 0.002)))
+        h = dt_s / n
+        for _ in range(n):
+            self.time_s += h
+            self.arm.step(h)
+            self.hand.step(h)
+
+    def devices(self) -> dict[str, Device]:
+        return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile}
+
+
+def make_reference_cell(params: dict[str, Any]) -> Hosted:
+    """Device factory for nodes: `factory = "reference"` in a cell configuration."""
+    from dexscrew_sdk.config import limits_from_params, workspace_from_params
+
+    cell = KinematicCell(
+        seed=int(params.get("seed", 0)),
+        arm_limits=limits_from_params(params.get("arm_limits"), "arm"),
+        hand_limits=limits_from_params(params.get("hand_limits"), "hand"),
+        workspace=workspace_from_params(params.get("workspace")),
+    )
+    wanted = params.get("devices", ["arm", "hand", "tactile"])
+    devices = cell.devices()
+    unknown = set(wanted) - set(devices)
+    if unknown:
+        from dexscrew_sdk.errors import ConfigError
+
+        raise ConfigError(f"reference cell has no devices {sorted(unknown)}; choose from {sorted(devices)}")
+    return Hosted({k: devices[k] for k in wanted}, sim=cell)

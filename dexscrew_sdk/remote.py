@@ -1,0 +1,232 @@
+"""Remote proxies: the device interfaces, implemented by talking to a node.
+
+`RemoteArm`, `RemoteHand`, `RemoteTactile` and `RemoteWorld` are ordinary
+`Arm`/`Hand`/`TactileSensor`/`World` implementations, so application code cannot
+tell a node from an in-process device. Commands are validated here first (fail
+fast, with the node's limits fetched at connect) and again by the node.
+
+Liveness: a state read raises `DeviceTimeoutError` when nothing arrived from the
+node for `stale_after_s` (default 0.25 s), instead of returning old data or hanging.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from dexscrew_sdk.bus import CommandSender, Context, CurveKeys, Endpoints, RpcClient, StateSubscriber
+from dexscrew_sdk.codec import Message
+from dexscrew_sdk.errors import (
+    DeviceNotConnected,
+    DeviceTimeoutError,
+    EmergencyStopActive,
+    RemoteCallError,
+    error_class,
+)
+from dexscrew_sdk.interfaces import Arm, Hand, TactileSensor, World
+from dexscrew_sdk.messages import (
+    arm_servo_message,
+    hand_command_message,
+    message_to_arm_state,
+    message_to_hand_state,
+    message_to_tactile,
+    state_topic,
+)
+from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode, HandState, TactileFrame, TaskProgress
+from dexscrew_sdk.safety import JointLimits
+
+DEFAULT_STALE_AFTER_S = 0.25
+
+
+class NodeClient:
+    """The sockets one process uses to talk to one node, shared by that node's proxies."""
+
+    def __init__(self, endpoints: Endpoints, devices: list[str], ctx: Context | None = None,
+                 curve: CurveKeys | None = None, rpc_timeout_s: float = 2.0) -> None:
+        self._own_ctx = ctx is None
+        self.ctx = ctx or Context(curve)
+        self.endpoints = endpoints
+        self.sub = StateSubscriber(self.ctx, endpoints.state, [state_topic(d) for d in devices])
+        self.cmd = CommandSender(self.ctx, endpoints.command)
+        self.rpc = RpcClient(self.ctx, endpoints.rpc, rpc_timeout_s)
+        self._rx_time: dict[bytes, float] = {}
+
+    def latest(self, device: str, stale_after_s: float) -> Message:
+        """Newest state of a device; waits up to stale_after_s for one if the last is old."""
+        topic = state_topic(device)
+        self._pump(0.0)
+        if time.monotonic() - self._rx_time.get(topic, -1e9) > stale_after_s:
+            deadline = time.monotonic() + stale_after_s
+            while self._rx_time.get(topic, -1e9) < deadline - stale_after_s:
+                if time.monotonic() >= deadline:
+                    raise DeviceTimeoutError(
+                        f"{device}: no state from {self.endpoints.state} for {stale_after_s:.2f} s; "
+                        "is its node running?"
+                    )
+                self._pump(deadline - time.monotonic())
+        return self.sub.latest[topic]
+
+    def await_states(self, min_seq: dict[str, int], timeout_s: float) -> None:
+        """Block until each device's newest state has at least the given sequence number."""
+        deadline = time.monotonic() + timeout_s
+        for device, seq in min_seq.items():
+            topic = state_topic(device)
+            while True:
+                msg = self.sub.latest.get(topic)
+                if msg is not None and msg.seq >= seq:
+                    break
+                if time.monotonic() >= deadline:
+                    raise DeviceTimeoutError(f"{device}: state seq {seq} not received within {timeout_s:.2f} s")
+                self._pump(deadline - time.monotonic())
+
+    def call(self, device: str, method: str, args: dict[str, Any] | None = None,
+             timeout_s: float | None = None) -> Any:
+        """RPC that re-raises the node's SDK exceptions as their own types."""
+        try:
+            return self.rpc.call(device, method, args, timeout_s)
+        except RemoteCallError as exc:
+            cls = error_class(exc.kind)
+            if cls is None:
+                raise
+            raise cls(exc.remote_message) from None
+
+    def _pump(self, timeout_s: float) -> None:
+        got = self.sub.recv(max(0.0, timeout_s))
+        while got is not None:
+            self._rx_time[got[0]] = time.monotonic()
+            got = self.sub.recv(0.0) if self.sub.sock.poll(0) else None
+
+    def close(self) -> None:
+        self.sub.close()
+        self.cmd.close()
+        self.rpc.close()
+        if self._own_ctx:
+            self.ctx.close()
+
+
+class _RemoteMixin:
+    """Connection bookkeeping shared by the four proxies."""
+
+    def _init_remote(self, node: NodeClient, device: str, stale_after_s: float) -> None:
+        self.node = node
+        self.device = device
+        self.stale_after_s = stale_after_s
+        self._info: DeviceInfo | None = None
+
+    def info(self) -> DeviceInfo:
+        if self._info is None:
+            self._info = DeviceInfo.from_dict(self.node.call(self.device, "info"))
+        return self._info
+
+    def _limits_from_info(self) -> JointLimits:
+        i = self.info()
+        return JointLimits(i.joint_names, np.array(i.lower_rad), np.array(i.upper_rad), np.array(i.max_speed_rad_s))
+
+    def _latest(self) -> Message:
+        return self.node.latest(self.device, self.stale_after_s)
+
+
+class RemoteArm(_RemoteMixin, Arm):
+    def __init__(self, node: NodeClient, device: str = "arm", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        Arm.__init__(self)
+        self._init_remote(node, device, stale_after_s)
+
+    def connect(self) -> None:
+        self.limits = self._limits_from_info()
+
+    def state(self) -> ArmState:
+        return message_to_arm_state(self._latest())
+
+    def _require_commandable(self, what: str) -> None:
+        super()._require_commandable(what)
+        if self.state().mode == DeviceMode.EMERGENCY_STOP:
+            raise EmergencyStopActive(f"{what} refused: {self.device} is emergency-stopped at its node")
+
+    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
+        self.node.cmd.send(self.device.encode(), arm_servo_message(q_rad, seq))
+
+    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
+        args = {"q_rad": q_rad.tolist(), "speed_rad_s": speed_rad_s, "timeout_s": timeout_s}
+        self.node.call(self.device, "move_to", args, timeout_s=timeout_s + 2.0)
+
+    def _apply_arm_stop(self) -> None:
+        self.node.call(self.device, "stop")
+
+    def emergency_stop(self) -> None:
+        self._estopped = True
+        self.node.call(self.device, "emergency_stop")
+
+    def release_emergency_stop(self) -> None:
+        self.node.call(self.device, "release_emergency_stop")
+        self._estopped = False
+
+
+class RemoteHand(_RemoteMixin, Hand):
+    def __init__(self, node: NodeClient, device: str = "hand", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        Hand.__init__(self)
+        self._init_remote(node, device, stale_after_s)
+
+    def connect(self) -> None:
+        self.limits = self._limits_from_info()
+
+    def state(self) -> HandState:
+        return message_to_hand_state(self._latest())
+
+    def wait_applied(self, seq: int, timeout_s: float = 1.0) -> HandState:
+        """Block until a state reports that command `seq` (or a newer one) was applied."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            s = self.state()
+            if s.cmd_seq >= seq:
+                return s
+            if time.monotonic() > deadline:
+                raise DeviceTimeoutError(f"{self.device}: command {seq} not applied within {timeout_s} s")
+            self.node._pump(min(0.01, deadline - time.monotonic()))
+
+    def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
+        self.node.cmd.send(self.device.encode(), hand_command_message(q_rad, kp, kd, seq))
+
+    def _apply_hand_stop(self) -> None:
+        self.node.call(self.device, "stop")
+
+    def emergency_stop(self) -> None:
+        self._estopped = True
+        self.node.call(self.device, "emergency_stop")
+
+    def release_emergency_stop(self) -> None:
+        self.node.call(self.device, "release_emergency_stop")
+        self._estopped = False
+
+
+class RemoteTactile(_RemoteMixin, TactileSensor):
+    def __init__(self, node: NodeClient, device: str = "tactile",
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        TactileSensor.__init__(self)
+        self._init_remote(node, device, stale_after_s)
+
+    def frame(self) -> TactileFrame:
+        return message_to_tactile(self._latest())
+
+
+class RemoteWorld(_RemoteMixin, World):
+    def __init__(self, node: NodeClient, device: str = "world", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+        World.__init__(self)
+        self._init_remote(node, device, stale_after_s)
+
+    def reset(self, task: str, shape: str, seed: int = 0, randomisation: dict[str, Any] | None = None) -> None:
+        args = {"task": task, "shape": shape, "seed": seed, "randomisation": randomisation or {}}
+        self.node.call(self.device, "reset", args, timeout_s=30.0)
+
+    def perturb(self, kind: str) -> None:
+        self.node.call(self.device, "perturb", {"kind": kind})
+
+    def progress(self) -> TaskProgress:
+        return TaskProgress(**self.node.call(self.device, "progress"))
+
+
+def require(device: Any, name: str) -> Any:
+    if device is None:
+        raise DeviceNotConnected(f"this cell has no {name}")
+    return device
