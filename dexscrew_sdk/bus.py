@@ -191,8 +191,7 @@ class RpcClient:
         self.timeout_s = timeout_s
         self._ids = itertools.count(1)
 
-    def call(self, device: str, method: str, args: dict[str, Any] | None = None,
-             timeout_s: float | None = None) -> Any:
+    def call(self, device: str, method: str, args: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
         request_id = next(self._ids)
         send(self.sock, b"rpc", rpc_request(request_id, device, method, args or {}))
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)

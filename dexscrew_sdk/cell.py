@@ -22,8 +22,9 @@ class Cell:
     devices: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def connect(cls, cfg: CellConfig | str, overrides: list[str] | None = None,
-                connect_timeout_s: float = 10.0) -> Cell:
+    def connect(
+        cls, cfg: CellConfig | str, overrides: list[str] | None = None, connect_timeout_s: float = 10.0
+    ) -> Cell:
         """Proxies for every device the cell serves; waits until each node answers."""
         if not isinstance(cfg, CellConfig):
             cfg = config_mod.load(cfg, overrides)
@@ -42,9 +43,7 @@ class Cell:
                 proxy.connect()
                 devices[dev] = proxy
         period = 1.0 / cfg.control_hz
-        clock: Clock = (
-            LockstepClock(period, list(nodes.values())) if cfg.lockstep else RealTimeClock(period)
-        )
+        clock: Clock = LockstepClock(period, list(nodes.values())) if cfg.lockstep else RealTimeClock(period)
         return cls(cfg, clock, nodes, devices)
 
     @property
@@ -77,6 +76,7 @@ class Cell:
     def __enter__(self) -> Cell:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

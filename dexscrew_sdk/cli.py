@@ -36,8 +36,14 @@ BENCHES: dict[str, str] = {
 def add_config_args(p: argparse.ArgumentParser) -> None:
     """The one way every verb takes a cell configuration."""
     p.add_argument("config", type=Path, help="cell configuration file (TOML), e.g. configs/twin_cell.toml")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a configuration value, e.g. --set nodes.cell.params.seed=3 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a configuration value, e.g. --set nodes.cell.params.seed=3 (repeatable)",
+    )
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -63,8 +69,10 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     for node in args.nodes:
         generate_keys(out, node)
     generate_keys(out / "clients", args.client)
-    print(f"wrote node keys {args.nodes} to {out} and client key {args.client!r} to {out / 'clients'};"
-          f" set cell.curve_dir = \"{out}\" in the cell configuration")
+    print(
+        f"wrote node keys {args.nodes} to {out} and client key {args.client!r} to {out / 'clients'};"
+        f' set cell.curve_dir = "{out}" in the cell configuration'
+    )
     return 0
 
 
@@ -85,8 +93,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
     for name in cfg.nodes:
         client = NodeClient(cfg.endpoints(name), [], curve=cfg.client_curve(name))
         try:
-            print(json.dumps({"node": name, "ping": client.call("", "ping", timeout_s=1.0),
-                              "stats": client.call("", "stats", timeout_s=1.0)}))
+            print(
+                json.dumps(
+                    {
+                        "node": name,
+                        "ping": client.call("", "ping", timeout_s=1.0),
+                        "stats": client.call("", "stats", timeout_s=1.0),
+                    }
+                )
+            )
         except DexscrewError as exc:
             print(json.dumps({"node": name, "error": str(exc)}))
         finally:

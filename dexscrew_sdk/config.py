@@ -71,8 +71,9 @@ class CellConfig:
     def client_curve(self, node: str, client: str = "client") -> CurveKeys | None:
         if self.curve_dir is None:
             return None
-        return CurveKeys(self.curve_dir / "clients" / f"{client}.key_secret",
-                         server_public_file=self.curve_dir / f"{node}.key")
+        return CurveKeys(
+            self.curve_dir / "clients" / f"{client}.key_secret", server_public_file=self.curve_dir / f"{node}.key"
+        )
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> CellConfig:

@@ -192,9 +192,7 @@ class Hand(_Actuated):
         self._apply_hand_stop()
 
     @abstractmethod
-    def _apply_command(
-        self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int
-    ) -> None: ...
+    def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None: ...
 
     @abstractmethod
     def _apply_hand_stop(self) -> None: ...
@@ -258,8 +256,14 @@ def xhand_limits() -> JointLimits:
 
 
 def new_arm_state(
-    seq: int, stamp_ns: int, q: np.ndarray, qd: np.ndarray, tcp_offset: np.ndarray, mode: DeviceMode,
-    cmd_seq: int, tcp_force_n: np.ndarray | None = None,
+    seq: int,
+    stamp_ns: int,
+    q: np.ndarray,
+    qd: np.ndarray,
+    tcp_offset: np.ndarray,
+    mode: DeviceMode,
+    cmd_seq: int,
+    tcp_force_n: np.ndarray | None = None,
 ) -> ArmState:
     """An ArmState whose TCP pose comes from the shared UR5e kinematics."""
     return ArmState(

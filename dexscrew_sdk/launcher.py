@@ -92,8 +92,10 @@ class Launcher:
             wanted = policy == "always" or (policy == "on-failure" and code != 0)
             if not wanted or child.restarts >= child.spec.max_restarts:
                 child.given_up = True
-                self.say(f"node {name} exited ({how}); not restarting (policy {policy}, "
-                         f"{child.restarts}/{child.spec.max_restarts} restarts used)")
+                self.say(
+                    f"node {name} exited ({how}); not restarting (policy {policy}, "
+                    f"{child.restarts}/{child.spec.max_restarts} restarts used)"
+                )
                 continue
             child.restarts += 1
             child.restart_at = now + RESTART_BACKOFF_S

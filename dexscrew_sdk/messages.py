@@ -49,9 +49,7 @@ HAND_COMMAND = register(
 )
 # Lifecycle RPC: small msgpack-native arguments and results; arrays go as lists.
 RPC_REQUEST = register(Schema("rpc_request", fields={"device": str, "method": str, "args": dict}))
-RPC_REPLY = register(
-    Schema("rpc_reply", fields={"ok": bool, "result": _ANY, "error_kind": str, "error": str})
-)
+RPC_REPLY = register(Schema("rpc_reply", fields={"ok": bool, "result": _ANY, "error_kind": str, "error": str}))
 # Node notices (rejected commands, watchdog stops) published on "<node>/event".
 NODE_EVENT = register(Schema("node_event", fields={"event": str, "detail": str}))
 
@@ -79,8 +77,14 @@ def arm_state_to_message(s: ArmState) -> Message:
 def message_to_arm_state(m: Message) -> ArmState:
     a = m.arrays
     return ArmState(
-        m.seq, m.stamp_ns, a["q_rad"], a["qd_rad_s"], a["tcp_pose"], a["tcp_force_n"],
-        _mode(m.fields.get("mode", 0)), int(m.fields.get("cmd_seq", -1)),
+        m.seq,
+        m.stamp_ns,
+        a["q_rad"],
+        a["qd_rad_s"],
+        a["tcp_pose"],
+        a["tcp_force_n"],
+        _mode(m.fields.get("mode", 0)),
+        int(m.fields.get("cmd_seq", -1)),
     )
 
 
@@ -96,8 +100,12 @@ def hand_state_to_message(s: HandState) -> Message:
 
 def message_to_hand_state(m: Message) -> HandState:
     return HandState(
-        m.seq, m.stamp_ns, m.arrays["q_rad"], m.arrays["torque_nm"],
-        _mode(m.fields.get("mode", 0)), int(m.fields.get("cmd_seq", -1)),
+        m.seq,
+        m.stamp_ns,
+        m.arrays["q_rad"],
+        m.arrays["torque_nm"],
+        _mode(m.fields.get("mode", 0)),
+        int(m.fields.get("cmd_seq", -1)),
     )
 
 

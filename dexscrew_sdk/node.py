@@ -192,8 +192,11 @@ class Node:
         self.stats.rejected += 1
         self.stats.last_error = why
         log.warning("%s: %s", self.options.name, why)
-        send(self._pub, self._event_topic, Message("node_event", self.stats.rejected, time.monotonic_ns(),
-                                                   {"event": "rejected", "detail": why[:500]}))
+        send(
+            self._pub,
+            self._event_topic,
+            Message("node_event", self.stats.rejected, time.monotonic_ns(), {"event": "rejected", "detail": why[:500]}),
+        )
 
     def _check_watchdog(self) -> None:
         now = self._now()
@@ -204,8 +207,16 @@ class Node:
                 assert isinstance(dev, (Arm, Hand))
                 dev.stop()
                 self.stats.watchdog_stops += 1
-                send(self._pub, self._event_topic, Message("node_event", self.stats.watchdog_stops,
-                                                           time.monotonic_ns(), {"event": "watchdog", "detail": name}))
+                send(
+                    self._pub,
+                    self._event_topic,
+                    Message(
+                        "node_event",
+                        self.stats.watchdog_stops,
+                        time.monotonic_ns(),
+                        {"event": "watchdog", "detail": name},
+                    ),
+                )
 
     # ---------------------------------------------------------------- states
     def _publish_all(self) -> None:
@@ -247,8 +258,10 @@ class Node:
             kinds, handler = entry
             dev = self.devices.get(device) if device else None
             if kinds and not isinstance(dev, kinds):
-                raise CommandRejected(f"{method!r} needs a device of kind {[k.kind for k in kinds]}, "
-                                      f"node {self.options.name} has {device!r} ({sorted(self.devices)})")
+                raise CommandRejected(
+                    f"{method!r} needs a device of kind {[k.kind for k in kinds]}, "
+                    f"node {self.options.name} has {device!r} ({sorted(self.devices)})"
+                )
             result = handler(dev, args, identity, msg.seq)
         except (DexscrewError, TypeError, ValueError, KeyError) as exc:
             self._reply(identity, msg.seq, ok=False, error_kind=type(exc).__name__, error=str(exc))
@@ -259,8 +272,9 @@ class Node:
             self._publish(device)  # so the caller's next state() already shows the effect
         self._reply(identity, msg.seq, ok=True, result=result)
 
-    def _reply(self, identity: bytes, request_id: int, ok: bool, result: Any = None,
-               error_kind: str = "", error: str = "") -> None:
+    def _reply(
+        self, identity: bytes, request_id: int, ok: bool, result: Any = None, error_kind: str = "", error: str = ""
+    ) -> None:
         fields = {"ok": ok, "result": result, "error_kind": error_kind, "error": error}
         frames = codec.encode(b"rpc", Message("rpc_reply", request_id, time.monotonic_ns(), fields))
         self._rpc.send_multipart([identity, *frames], copy=False)
@@ -279,14 +293,25 @@ class Node:
                 dev = self.devices[name]
                 assert isinstance(dev, Arm)
                 dev.stop()
-                self._reply(p.identity, p.request_id, ok=False, error_kind="DeviceTimeoutError",
-                            error=f"{p.what} did not finish in time; arm stopped")
+                self._reply(
+                    p.identity,
+                    p.request_id,
+                    ok=False,
+                    error_kind="DeviceTimeoutError",
+                    error=f"{p.what} did not finish in time; arm stopped",
+                )
 
     def _rpc_table(self) -> dict[str, tuple[tuple[type, ...], Callable[..., Any]]]:
         actuated = (Arm, Hand)
         return {
-            "ping": ((), lambda d, a, i, r: {"node": self.options.name, "lockstep": self.options.lockstep,
-                                             "devices": sorted(self.devices)}),
+            "ping": (
+                (),
+                lambda d, a, i, r: {
+                    "node": self.options.name,
+                    "lockstep": self.options.lockstep,
+                    "devices": sorted(self.devices),
+                },
+            ),
             "info": ((Device,), lambda d, a, i, r: jsonable_dict(d.info().to_dict())),
             "stats": ((), lambda d, a, i, r: self.stats.__dict__.copy()),
             "stop": (actuated, self._rpc_stop),
@@ -364,8 +389,14 @@ _DEFERRED = object()
 
 def _progress_dict(world: World) -> dict[str, Any]:
     p = world.progress()
-    return {"turns_done": float(p.turns_done), "turns_required": float(p.turns_required),
-            "fastened": bool(p.fastened), "time_s": float(p.time_s), "task": p.task, "shape": p.shape}
+    return {
+        "turns_done": float(p.turns_done),
+        "turns_required": float(p.turns_required),
+        "fastened": bool(p.fastened),
+        "time_s": float(p.time_s),
+        "task": p.task,
+        "shape": p.shape,
+    }
 
 
 def jsonable_dict(d: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,12 @@ def build_node(cfg: CellConfig, name: str) -> Node:
         raise ConfigError(f"cell {cfg.name!r} has no node {name!r}; nodes: {sorted(cfg.nodes)}")
     spec = cfg.nodes[name]
     factory = config_mod.resolve_factory(spec.factory)
-    params: dict[str, Any] = {**spec.params, "devices": spec.serves, "lockstep": cfg.lockstep,
-                              "control_hz": cfg.control_hz}
+    params: dict[str, Any] = {
+        **spec.params,
+        "devices": spec.serves,
+        "lockstep": cfg.lockstep,
+        "control_hz": cfg.control_hz,
+    }
     hosted = factory(params)
     if not isinstance(hosted, Hosted):
         raise ConfigError(f"factory {spec.factory!r} returned {type(hosted).__name__}, expected Hosted")

@@ -42,14 +42,20 @@ class KinematicArm(Arm):
         self._state_seq = 0
 
     def info(self) -> DeviceInfo:
-        return DeviceInfo("arm", "kinematic-ur5e", joints.ARM_JOINT_NAMES, tuple(self.limits.lower_rad),
-                          tuple(self.limits.upper_rad), tuple(self.limits.max_speed_rad_s), 500.0)
+        return DeviceInfo(
+            "arm",
+            "kinematic-ur5e",
+            joints.ARM_JOINT_NAMES,
+            tuple(self.limits.lower_rad),
+            tuple(self.limits.upper_rad),
+            tuple(self.limits.max_speed_rad_s),
+            500.0,
+        )
 
     def state(self):
         self._state_seq += 1
         mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
-        return new_arm_state(self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, mode,
-                             self.cmd_seq)
+        return new_arm_state(self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, mode, self.cmd_seq)
 
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
         self._move = None
@@ -106,8 +112,15 @@ class KinematicHand(Hand):
         self._state_seq = 0
 
     def info(self) -> DeviceInfo:
-        return DeviceInfo("hand", "kinematic-xhand", joints.HAND_JOINT_NAMES, tuple(self.limits.lower_rad),
-                          tuple(self.limits.upper_rad), tuple(self.limits.max_speed_rad_s), 100.0)
+        return DeviceInfo(
+            "hand",
+            "kinematic-xhand",
+            joints.HAND_JOINT_NAMES,
+            tuple(self.limits.lower_rad),
+            tuple(self.limits.upper_rad),
+            tuple(self.limits.max_speed_rad_s),
+            100.0,
+        )
 
     def state(self) -> HandState:
         self._state_seq += 1
@@ -151,8 +164,12 @@ class SyntheticTactile(TactileSensor):
         self._seq = 0
 
     def info(self) -> DeviceInfo:
-        return DeviceInfo("tactile", "synthetic-xhand-tactile", rate_hz=100.0,
-                          extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": self.THRESHOLD_N})
+        return DeviceInfo(
+            "tactile",
+            "synthetic-xhand-tactile",
+            rate_hz=100.0,
+            extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": self.THRESHOLD_N},
+        )
 
     def frame(self) -> TactileFrame:
         q = self._hand.q
@@ -172,8 +189,13 @@ class KinematicCell(Simulated):
 
     control_period_s = 0.05
 
-    def __init__(self, seed: int = 0, arm_limits: JointLimits | None = None,
-                 hand_limits: JointLimits | None = None, **arm_kwargs: Any) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        arm_limits: JointLimits | None = None,
+        hand_limits: JointLimits | None = None,
+        **arm_kwargs: Any,
+    ) -> None:
         self.time_s = 0.0
         self.arm = KinematicArm(self, limits=arm_limits, **arm_kwargs)
         self.hand = KinematicHand(limits=hand_limits)

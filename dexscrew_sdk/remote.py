@@ -43,8 +43,14 @@ DEFAULT_STALE_AFTER_S = 0.25
 class NodeClient:
     """The sockets one process uses to talk to one node, shared by that node's proxies."""
 
-    def __init__(self, endpoints: Endpoints, devices: list[str], ctx: Context | None = None,
-                 curve: CurveKeys | None = None, rpc_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        devices: list[str],
+        ctx: Context | None = None,
+        curve: CurveKeys | None = None,
+        rpc_timeout_s: float = 2.0,
+    ) -> None:
         self._own_ctx = ctx is None
         self.ctx = ctx or Context(curve)
         self.endpoints = endpoints
@@ -81,8 +87,7 @@ class NodeClient:
                     raise DeviceTimeoutError(f"{device}: state seq {seq} not received within {timeout_s:.2f} s")
                 self._pump(deadline - time.monotonic())
 
-    def call(self, device: str, method: str, args: dict[str, Any] | None = None,
-             timeout_s: float | None = None) -> Any:
+    def call(self, device: str, method: str, args: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
         """RPC that re-raises the node's SDK exceptions as their own types."""
         try:
             return self.rpc.call(device, method, args, timeout_s)
@@ -201,8 +206,7 @@ class RemoteHand(_RemoteMixin, Hand):
 
 
 class RemoteTactile(_RemoteMixin, TactileSensor):
-    def __init__(self, node: NodeClient, device: str = "tactile",
-                 stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(self, node: NodeClient, device: str = "tactile", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
         TactileSensor.__init__(self)
         self._init_remote(node, device, stale_after_s)
 

@@ -62,11 +62,7 @@ class JointLimits:
         """Limits from configuration may only tighten the hardware's own."""
         lo = self.lower_rad if lower_rad is None else np.maximum(self.lower_rad, lower_rad)
         hi = self.upper_rad if upper_rad is None else np.minimum(self.upper_rad, upper_rad)
-        sp = (
-            self.max_speed_rad_s
-            if max_speed_rad_s is None
-            else np.minimum(self.max_speed_rad_s, max_speed_rad_s)
-        )
+        sp = self.max_speed_rad_s if max_speed_rad_s is None else np.minimum(self.max_speed_rad_s, max_speed_rad_s)
         return JointLimits(self.names, lo, hi, sp)
 
     def check_position(self, value: object, what: str) -> np.ndarray:
@@ -108,8 +104,7 @@ class Workspace:
         if out.any():
             i = int(np.flatnonzero(out)[0])
             raise CommandRejected(
-                f"{what}: TCP {'xyz'[i]} = {tcp_xyz_m[i]:.3f} m is outside the workspace "
-                f"[{lo[i]:.3f}, {hi[i]:.3f}]"
+                f"{what}: TCP {'xyz'[i]} = {tcp_xyz_m[i]:.3f} m is outside the workspace [{lo[i]:.3f}, {hi[i]:.3f}]"
             )
 
 
