@@ -1,0 +1,217 @@
+"""Loading skill policies: this SDK's exported skills and the authors' released checkpoints.
+
+Both are wrapped into one adaptor that maps canonical-order observation frames
+to a canonical-order action in [-1, 1]^12. torch is imported here, lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexscrew_sdk import joints
+from dexscrew_sdk.errors import DexscrewError
+from dexscrew_sdk.skills import layout
+
+SKILL_FORMAT = "dexscrew-skill/1"
+METADATA_KEYS = (
+    "format",
+    "task",
+    "joint_order",
+    "control_hz",
+    "action_scale",
+    "masked_joints",
+    "lower_rad",
+    "upper_rad",
+    "initial_targets_rad",
+    "history_fill_rad",
+    "obs_layout",
+    "sha256",
+)
+
+
+class SkillError(DexscrewError, ValueError):
+    """A skill file or its metadata is missing, corrupt or does not match the expected layout."""
+
+
+@dataclass
+class SkillMetadata:
+    """Everything needed to run a skill, canonical joint order."""
+
+    task: str
+    source: str  # "dexscrew" (exported by this SDK) or "official" (authors' release)
+    action_scale: float
+    mask: np.ndarray  # (12,) bool, joints whose action is forced to zero
+    lower_rad: np.ndarray
+    upper_rad: np.ndarray
+    initial_targets_rad: np.ndarray
+    history_fill: np.ndarray  # (24,) frame the history starts filled with: [q (12), target (12)]
+    control_hz: float = layout.CONTROL_HZ
+    hist_len: int = layout.HIST_LEN
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _vec(meta: dict[str, Any], key: str, perm: list[int], what: Path) -> np.ndarray:
+    arr = np.asarray(meta[key], dtype=np.float64)
+    if arr.shape != (joints.HAND_DOF,) or not np.isfinite(arr).all():
+        raise SkillError(f"{what}: {key} must be {joints.HAND_DOF} finite numbers, got {meta[key]!r}")
+    return arr[perm]
+
+
+def read_metadata(json_path: Path, model_path: Path) -> tuple[SkillMetadata, list[int]]:
+    """Parse and validate an exported skill's metadata; errors say which field differs."""
+    if not json_path.is_file():
+        raise SkillError(f"skill metadata {json_path} is missing (export writes it next to {model_path.name})")
+    try:
+        meta = json.loads(json_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SkillError(f"{json_path}: not valid JSON ({exc})") from None
+    missing = [k for k in METADATA_KEYS if k not in meta]
+    if missing:
+        raise SkillError(f"{json_path}: missing fields {missing}")
+    if meta["format"] != SKILL_FORMAT:
+        raise SkillError(f"{json_path}: format {meta['format']!r}, this SDK reads {SKILL_FORMAT!r}")
+    order = list(meta["joint_order"])
+    if sorted(order) != sorted(joints.HAND_JOINT_NAMES):
+        unknown = sorted(set(order) ^ set(joints.HAND_JOINT_NAMES))
+        raise SkillError(f"{json_path}: joint_order does not match the hand's joints (differs in {unknown})")
+    obs = meta["obs_layout"]
+    want = {"obs_dim": layout.OBS_DIM, "frame_dim": layout.FRAME_DIM, "obs_frames": layout.OBS_FRAMES}
+    diffs = [f"{k}={obs.get(k)!r} (expected {v})" for k, v in want.items() if obs.get(k) != v]
+    if diffs:
+        raise SkillError(f"{json_path}: obs_layout differs: {', '.join(diffs)}")
+    digest = sha256_of(model_path)
+    if digest != meta["sha256"]:
+        raise SkillError(
+            f"{json_path} does not belong to {model_path.name}: sha256 {digest[:12]} != {meta['sha256'][:12]}"
+        )
+    perm = [order.index(n) for n in joints.HAND_JOINT_NAMES]  # canonical[i] = skill[perm[i]]
+    unknown_masked = set(meta["masked_joints"]) - set(order)
+    if unknown_masked:
+        raise SkillError(f"{json_path}: masked_joints names unknown joints {sorted(unknown_masked)}")
+    fill = np.asarray(meta["history_fill_rad"], dtype=np.float64)
+    if fill.shape != (layout.FRAME_DIM,):
+        raise SkillError(f"{json_path}: history_fill_rad must have {layout.FRAME_DIM} values, got {fill.shape}")
+    return SkillMetadata(
+        task=layout.check_task(meta["task"]),
+        source="dexscrew",
+        action_scale=float(meta["action_scale"]),
+        mask=np.array([n in meta["masked_joints"] for n in joints.HAND_JOINT_NAMES]),
+        lower_rad=_vec(meta, "lower_rad", perm, json_path),
+        upper_rad=_vec(meta, "upper_rad", perm, json_path),
+        initial_targets_rad=_vec(meta, "initial_targets_rad", perm, json_path),
+        history_fill=np.concatenate([fill[:12][perm], fill[12:][perm]]),
+        control_hz=float(meta["control_hz"]),
+        hist_len=int(obs.get("hist_len", layout.HIST_LEN)),
+    ), perm
+
+
+class ExportedPolicy:
+    """TorchScript `forward(obs (B,72), proprio_hist (B,T,24)) -> action (B,12)`, normalisation inside."""
+
+    def __init__(self, module: Any, perm: list[int]) -> None:
+        import torch
+
+        self._torch, self.module = torch, module
+        self._to_skill = perm  # canonical[i] = skill[perm[i]] -> skill[j] = canonical[inv[j]]
+        self._inv = [perm.index(j) for j in range(len(perm))]
+
+    def _reorder_frames(self, frames: np.ndarray) -> np.ndarray:
+        idx = self._inv + [12 + i for i in self._inv]
+        return frames[..., idx]
+
+    def __call__(self, obs_frames: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        t = self._torch
+        with t.no_grad():
+            obs = t.as_tensor(self._reorder_frames(obs_frames).reshape(1, -1), dtype=t.float32)
+            h = t.as_tensor(self._reorder_frames(hist)[None], dtype=t.float32)
+            a = self.module(obs, h)[0].double().numpy()
+        return a[self._to_skill]
+
+
+class OfficialPolicy:
+    """The authors' released student: policy joint order, 96-wide padded obs, stats as attributes."""
+
+    def __init__(self, module: Any, where: Path) -> None:
+        import torch
+
+        self._torch, self.module = torch, module
+        try:
+            self.obs_mean = module.running_mean.detach().double().numpy()
+            self.obs_var = module.running_var.detach().double().numpy()
+            self.hist_mean = module.sa_mean.detach().double().numpy()
+            self.hist_var = module.sa_var.detach().double().numpy()
+        except AttributeError as exc:
+            raise SkillError(f"{where}: not a released DexScrew checkpoint (no normalisation stats: {exc})") from None
+        if self.obs_mean.shape != (layout.OFFICIAL_OBS_PAD,) or self.hist_mean.shape != (layout.HIST_LEN, 24):
+            raise SkillError(
+                f"{where}: normalisation stats have shapes {self.obs_mean.shape} and {self.hist_mean.shape}, "
+                f"expected ({layout.OFFICIAL_OBS_PAD},) and ({layout.HIST_LEN}, 24)"
+            )
+        self._pol = list(layout.POLICY_FROM_SDK)
+
+    def __call__(self, obs_frames: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        t, p = self._torch, self._pol
+        frames = np.concatenate([obs_frames[:, :12][:, p], obs_frames[:, 12:][:, p]], -1)
+        hist_p = np.concatenate([hist[:, :12][:, p], hist[:, 12:][:, p]], -1)
+        obs = np.zeros(layout.OFFICIAL_OBS_PAD)
+        obs[: layout.OBS_DIM] = np.clip(frames.reshape(-1), -5.0, 5.0)
+        obs = np.clip((obs - self.obs_mean) / np.sqrt(self.obs_var + 1e-5), -5.0, 5.0)
+        hist_n = np.clip((hist_p - self.hist_mean) / np.sqrt(self.hist_var + 1e-5), -5.0, 5.0)
+        inputs = {
+            "obs": t.as_tensor(obs[None], dtype=t.float32),
+            "proprio_hist": t.as_tensor(hist_n[None], dtype=t.float32),
+            "point_cloud_info": t.zeros(1, 100, 3),
+        }
+        with t.no_grad():
+            mu = self.module(inputs)[0][0].double().numpy()
+        return layout.to_sdk(np.clip(mu, -1.0, 1.0))
+
+
+def official_metadata(task: str, hand_lower: np.ndarray, hand_upper: np.ndarray) -> SkillMetadata:
+    lo, hi = layout.limits_sdk(hand_lower, hand_upper)
+    fill = layout.to_sdk(layout.OFFICIAL_HIST_FILL_POLICY)
+    return SkillMetadata(
+        task=task,
+        source="official",
+        action_scale=layout.OFFICIAL_ACTION_SCALE,
+        mask=layout.mask_sdk(task),
+        lower_rad=lo,
+        upper_rad=hi,
+        initial_targets_rad=np.clip(layout.init_targets_sdk(task), lo, hi),
+        history_fill=np.concatenate([fill, fill]),
+    )
+
+
+def load_policy(path: Path) -> tuple[Any, SkillMetadata]:
+    """(policy adaptor, metadata) for an exported skill (folder or .pt) or a released checkpoint."""
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "skill.pt"
+    if not path.is_file():
+        raise SkillError(f"skill file {path} does not exist")
+    official_task = {v: k for k, v in layout.OFFICIAL_FILES.items()}.get(path.name)
+    json_path = path.with_suffix(".json")
+    try:
+        module = torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # torch raises RuntimeError/ValueError with long messages
+        raise SkillError(f"{path}: not a TorchScript skill ({str(exc).splitlines()[0]})") from None
+    if official_task is not None and not json_path.exists():
+        meta = official_metadata(official_task, joints.XHAND_LOWER_RAD, joints.XHAND_UPPER_RAD)
+        return OfficialPolicy(module, path), meta
+    meta, perm = read_metadata(json_path, path)
+    policy = ExportedPolicy(module, perm)
+    probe = policy(np.zeros((layout.OBS_FRAMES, layout.FRAME_DIM)), np.zeros((meta.hist_len, layout.FRAME_DIM)))
+    if probe.shape != (joints.HAND_DOF,):
+        raise SkillError(f"{path}: the model returns {probe.shape} actions, the metadata describes 12 joints")
+    return policy, meta

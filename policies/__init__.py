@@ -1,0 +1,1 @@
+"""Learning: reinforcement learning of finger-rotation skills (rl/) and behaviour cloning."""

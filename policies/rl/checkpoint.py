@@ -1,0 +1,47 @@
+"""Training checkpoints: atomic writes, and validation that names what differs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "dexscrew-rl-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or does not match the expected layout."""
+
+
+def save(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename), so an interrupted save never corrupts the last one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(dict(payload, format=FORMAT), str(tmp))
+    os.replace(str(tmp), str(path))
+
+
+def load(path: Path, stage: str, layout: dict[str, Any]) -> dict[str, Any]:
+    """Load a checkpoint of `stage` and check its layout; raises CheckpointError saying what differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        data = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} is unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f"{path} is not a training checkpoint of this SDK (format {got!r}, expected {FORMAT!r})")
+    if data.get("stage") != stage:
+        raise CheckpointError("{} is a {!r} checkpoint, expected {!r}".format(path, data.get("stage"), stage))
+    check_layout(data.get("layout", {}), layout, str(path))
+    return data
+
+
+def check_layout(got: dict[str, Any], expected: dict[str, Any], what: str) -> None:
+    diffs = [f"{k}: {got.get(k)!r} != expected {v!r}" for k, v in expected.items() if got.get(k) != v]
+    if diffs:
+        raise CheckpointError("{} does not match this task's layout: {}".format(what, "; ".join(diffs)))

@@ -1,0 +1,74 @@
+"""Student distillation (DAgger-style): the student drives the rollouts, the teacher labels them.
+
+Loss = ||a_student - a_teacher||^2 + ||z_student - z_teacher||^2 (method.md),
+on the student's own state distribution, so it learns to recover from its own
+mistakes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from policies.rl.config import StudentConfig
+from policies.rl.models import ActorCritic, HistoryEncoder, StudentPolicy
+from policies.rl.task import Observations
+
+
+class Distillation:
+    def __init__(self, teacher: ActorCritic, cfg: StudentConfig, hist_len: int, frame_dim: int, seed: int = 0) -> None:
+        self.teacher = teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        latent_dim = teacher.priv_enc[0][-1].out_features
+        self.student = StudentPolicy(copy.deepcopy(teacher), HistoryEncoder(frame_dim, hist_len, latent_dim))
+        self.student.obs_norm.requires_grad_(False)
+        self.cfg = cfg
+        self.opt = torch.optim.Adam([p for p in self.student.parameters() if p.requires_grad], lr=cfg.lr)
+        self.gen = torch.Generator()
+        self.gen.manual_seed(seed)
+        self._buf = []  # type: List[Dict[str, torch.Tensor]]
+
+    @torch.no_grad()
+    def act(self, o: Observations) -> torch.Tensor:
+        """The student's action; the step's inputs and the teacher's labels are stored for the update."""
+        self.student.encoder.hist_norm.update(o.hist)
+        a_s, _ = self.student(o.obs, o.hist)
+        z_t = self.teacher.latent(o.priv)
+        a_t = self.teacher.act_from_latent(o.obs, z_t)
+        self._buf.append({"obs": o.obs, "hist": o.hist, "a_t": a_t, "z_t": z_t})
+        if self.cfg.teacher_action_prob > 0:
+            use_t = torch.rand(a_s.shape[0], generator=self.gen) < self.cfg.teacher_action_prob
+            a_s = torch.where(use_t.unsqueeze(-1).to(a_s.device), a_t, a_s)
+        return a_s
+
+    def update(self) -> dict[str, float]:
+        data = {k: torch.cat([b[k] for b in self._buf]) for k in self._buf[0]}
+        self._buf = []
+        total = data["obs"].shape[0]
+        size = max(1, total // self.cfg.mini_batches)
+        stats = {"loss_action": 0.0, "loss_latent": 0.0}
+        n = 0
+        for _ in range(self.cfg.epochs):
+            perm = torch.randperm(total, generator=self.gen).to(data["obs"].device)
+            for i in range(0, total - size + 1, size):
+                idx = perm[i : i + size]
+                a_s, z_s = self.student(data["obs"][idx], data["hist"][idx])
+                la = ((a_s - data["a_t"][idx]) ** 2).sum(-1).mean()
+                lz = ((z_s - data["z_t"][idx]) ** 2).sum(-1).mean()
+                self.opt.zero_grad()
+                (la + lz).backward()
+                torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
+                self.opt.step()
+                stats["loss_action"] += float(la)
+                stats["loss_latent"] += float(lz)
+                n += 1
+        return {k: v / max(n, 1) for k, v in stats.items()}
+
+    def state_dict(self) -> dict[str, object]:
+        return {"student": self.student.state_dict(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, d: dict[str, object]) -> None:
+        self.student.load_state_dict(d["student"])  # type: ignore[arg-type]
+        self.opt.load_state_dict(d["opt"])  # type: ignore[arg-type]

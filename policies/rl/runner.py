@@ -1,0 +1,236 @@
+"""Training loops of the teacher (PPO) and the student (distillation): logs, checkpoints, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from policies.rl import checkpoint
+from policies.rl.config import TrainConfig
+from policies.rl.distill import Distillation
+from policies.rl.models import ActorCritic
+from policies.rl.ppo import PPO, Rollout
+from policies.rl.sdk import joints
+from policies.rl.task import RevoluteTask
+
+
+def run_layout(env: RevoluteTask, cfg: TrainConfig) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed, distilled or exported."""
+    return {
+        "task": cfg.task,
+        "obs_dim": env.obs_dim,
+        "priv_dim": env.priv_dim,
+        "act_dim": env.act_dim,
+        "hist_len": env.hist_len,
+        "frame_dim": env.frame_dim,
+        "joint_order": list(joints.HAND_JOINT_NAMES),
+        "actor_hidden": list(cfg.model.actor_hidden),
+        "latent_dim": cfg.model.latent_dim,
+    }
+
+
+def build_teacher(env: RevoluteTask, cfg: TrainConfig) -> ActorCritic:
+    m = cfg.model
+    return ActorCritic(
+        env.obs_dim,
+        env.priv_dim,
+        env.act_dim,
+        m.actor_hidden,
+        m.priv_hidden,
+        m.latent_dim,
+        m.init_log_std,
+        cfg.ppo.obs_clip,
+    )
+
+
+class _Interrupt:
+    """First Ctrl-C: finish the iteration, save, stop. Second: stop now (the last checkpoint stays)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = None  # type: Any
+
+    def __enter__(self) -> _Interrupt:
+        self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.signal(signal.SIGINT, self._old)
+
+
+class Runner:
+    """Trains one stage on a RevoluteTask; writes log.jsonl, config.json and checkpoints to out_dir."""
+
+    def __init__(
+        self,
+        env: RevoluteTask,
+        cfg: TrainConfig,
+        out_dir: Path,
+        teacher_path: Path | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.env, self.cfg, self.out = env, cfg, Path(out_dir)
+        self.log = log
+        self.layout = run_layout(env, cfg)
+        torch.manual_seed(cfg.seed)
+        self.teacher = build_teacher(env, cfg)
+        self.iteration, self.env_steps = 0, 0
+        self.episodes = {
+            "return": deque(maxlen=200),
+            "rad_per_s": deque(maxlen=200),
+            "length_s": deque(maxlen=200),
+            "terminated": deque(maxlen=200),
+        }  # type: Dict[str, Deque[float]]
+        if cfg.stage == "teacher":
+            self.ppo = PPO(self.teacher, cfg.ppo, cfg.seed)  # type: Optional[PPO]
+            self.distill = None  # type: Optional[Distillation]
+        else:
+            if teacher_path is None:
+                raise checkpoint.CheckpointError("the student stage needs --teacher PATH (a teacher checkpoint)")
+            data = checkpoint.load(teacher_path, "teacher", self.layout)
+            self.teacher.load_state_dict(data["algo"]["model"])
+            self.ppo = None
+            self.distill = Distillation(self.teacher, cfg.student, env.hist_len, env.frame_dim, cfg.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------- checkpoints
+    def payload(self) -> dict[str, Any]:
+        algo = self.ppo.state_dict() if self.ppo is not None else self.distill.state_dict()  # type: ignore[union-attr]
+        return {
+            "stage": self.cfg.stage,
+            "layout": self.layout,
+            "config": self.cfg.to_dict(),
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "algo": algo,
+            "teacher": self.teacher.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
+
+    def save(self, tag: str = "last") -> Path:
+        path = self.out / f"checkpoint_{tag}.pt"
+        checkpoint.save(path, self.payload())
+        return path
+
+    def resume(self, path: Path) -> None:
+        data = checkpoint.load(path, self.cfg.stage, self.layout)
+        if self.ppo is not None:
+            self.ppo.load_state_dict(data["algo"])
+        else:
+            self.distill.load_state_dict(data["algo"])  # type: ignore[union-attr]
+        self.iteration, self.env_steps = int(data["iteration"]), int(data["env_steps"])
+        torch.set_rng_state(data["rng"])
+        self.log(f"resumed {path} at iteration {self.iteration} ({self.env_steps} env steps)")
+
+    # ---------------------------------------------------------------- training
+    def train(self, iterations: int) -> dict[str, float]:
+        """Train until `iterations` in total (a resumed run continues its count)."""
+        (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2))
+        stats = {}  # type: Dict[str, float]
+        end = iterations
+        o = self.env.reset()
+        with _Interrupt() as stop, open(str(self.out / "log.jsonl"), "a") as logf:
+            while self.iteration < end and not stop.requested:
+                t0 = time.monotonic()
+                o, stats = self._teacher_iteration(o) if self.ppo is not None else self._student_iteration(o)
+                self.iteration += 1
+                dt = time.monotonic() - t0
+                stats.update(self._episode_stats())
+                stats.update(
+                    iteration=self.iteration, env_steps=self.env_steps, steps_per_s=self._steps_per_iter() / dt
+                )
+                logf.write(json.dumps(stats) + "\n")
+                logf.flush()
+                self.log(self._progress_line(stats, end))
+                if self.iteration % self.cfg.save_every == 0:
+                    self.save("last")
+                    self.save(f"{self.iteration:06d}")
+            path = self.save("last")
+        if stop.requested:
+            self.log(f"interrupted: saved {path}; resume with --resume {path}")
+        return stats
+
+    def _steps_per_iter(self) -> int:
+        h = self.cfg.ppo.horizon if self.ppo is not None else self.cfg.student.horizon
+        return h * self.env.n
+
+    def _record(self, info: dict[str, Any]) -> None:
+        ep = info.get("episode")
+        if ep:
+            for k, q in self.episodes.items():
+                q.extend(float(x) for x in ep[k])
+
+    def _teacher_iteration(self, o):  # type: ignore[no-untyped-def]
+        ppo, c = self.ppo, self.cfg.ppo
+        assert ppo is not None
+        roll = Rollout(c.horizon, self.env.n, self.env.obs_dim, self.env.priv_dim, self.env.act_dim, self.env.device)
+        rew_sum = 0.0
+        term_sums = {}  # type: Dict[str, float]
+        for _ in range(c.horizon):
+            action, mu, sigma, logp, value = ppo.act(o.obs, o.priv)
+            o2, reward, done, info = self.env.step(action)
+            r = reward * c.reward_scale + c.gamma * value * info["time_outs"].float()
+            roll.add(
+                obs=o.obs,
+                priv=o.priv,
+                actions=action,
+                mu=mu,
+                sigma=sigma,
+                logp=logp,
+                values=value,
+                rewards=r,
+                dones=done.float(),
+            )
+            rew_sum += float(reward.mean())
+            for k, v in info["terms"].items():
+                term_sums["r_" + k] = term_sums.get("r_" + k, 0.0) + float(v.mean()) / c.horizon
+            self._record(info)
+            o = o2
+        with torch.no_grad():
+            last_value = ppo.model(o.obs, o.priv)[2]
+        roll.compute_returns(last_value, c.gamma, c.lam)
+        stats = ppo.update(roll)
+        ppo.model.update_norms(roll.obs, roll.priv)
+        self.env_steps += c.horizon * self.env.n
+        stats["reward_per_step"] = rew_sum / c.horizon
+        stats.update(term_sums)
+        return o, stats
+
+    def _student_iteration(self, o):  # type: ignore[no-untyped-def]
+        d = self.distill
+        assert d is not None
+        rew_sum = 0.0
+        for _ in range(self.cfg.student.horizon):
+            o, reward, _, info = self.env.step(d.act(o))
+            rew_sum += float(reward.mean())
+            self._record(info)
+        stats = d.update()
+        self.env_steps += self.cfg.student.horizon * self.env.n
+        stats["reward_per_step"] = rew_sum / self.cfg.student.horizon
+        return o, stats
+
+    def _episode_stats(self) -> dict[str, float]:
+        out = {}
+        for k, q in self.episodes.items():
+            if q:
+                out["episode_" + k] = sum(q) / len(q)
+        return out
+
+    def _progress_line(self, s: dict[str, float], end: int) -> str:
+        keys = ("reward_per_step", "episode_rad_per_s", "episode_length_s", "loss_value", "loss_action", "kl", "lr")
+        parts = [f"{k} {s[k]:.4g}" for k in keys if k in s]
+        return "[{} {}/{}] {} steps, {:.0f} steps/s | {}".format(
+            self.cfg.stage, self.iteration, end, self.env_steps, s.get("steps_per_s", 0.0), ", ".join(parts)
+        )
