@@ -24,6 +24,10 @@ from dexscrew_sdk.errors import CodecError, DeviceTimeoutError, RemoteCallError
 from dexscrew_sdk.messages import rpc_request
 
 DEFAULT_HOST = "127.0.0.1"
+# Plain ints: pyzmq's enum members cost microseconds per use on the hot path.
+NOBLOCK = int(zmq.NOBLOCK)
+POLLIN = int(zmq.POLLIN)
+SNDMORE = int(zmq.SNDMORE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,11 @@ class Context:
 
 
 def send(sock: zmq.Socket, topic: bytes, msg: Message, flags: int = 0) -> None:
-    sock.send_multipart(codec.encode(topic, msg), flags=flags, copy=False)
+    frames = codec.encode(topic, msg)
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        # copy=False only pays off for large buffers; encode() already chose per array
+        sock.send(frame, flags | (SNDMORE if i < last else 0), copy=not isinstance(frame, memoryview))
 
 
 class StateSubscriber:
@@ -121,34 +129,42 @@ class StateSubscriber:
         self.sock = ctx.socket(zmq.SUB, server=False)
         self.sock.rcvhwm = hwm
         for t in topics:
-            self.sock.setsockopt(zmq.SUBSCRIBE, t)
+            self.sock.setsockopt(zmq.SUBSCRIBE, t + codec.TOPIC_END)  # exact topic match
         self.sock.connect(endpoint)
         self.rejected = 0
         self.latest: dict[bytes, Message] = {}
+        self._poller = zmq.Poller()  # reused: Socket.poll() builds a new Poller per call
+        self._poller.register(self.sock, zmq.POLLIN)
 
     def recv(self, timeout_s: float) -> tuple[bytes, Message] | None:
         """Next valid message within timeout_s, else None. Invalid ones are counted and skipped."""
-        deadline = time.monotonic() + timeout_s
+        deadline = None
         while True:
-            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            if not self.sock.poll(remaining_ms, zmq.POLLIN):
-                return None
-            got = self._recv_one()
+            try:
+                # State messages are small: bytes are cheaper than pinned zmq.Frame objects.
+                frames = self.sock.recv_multipart(NOBLOCK)
+            except zmq.Again:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + timeout_s
+                if now >= deadline or not self._poller.poll(max(1, int((deadline - now) * 1000))):
+                    return None
+                continue
+            got = self._accept(frames)
             if got is not None:
                 return got
-            if time.monotonic() >= deadline:
-                return None
 
     def drain(self) -> int:
         """Read everything queued, keeping the newest message per topic; returns the count."""
         n = 0
-        while self.sock.poll(0, zmq.POLLIN):
-            if self._recv_one() is not None:
-                n += 1
-        return n
+        while True:
+            try:
+                frames = self.sock.recv_multipart(NOBLOCK)
+            except zmq.Again:
+                return n
+            n += self._accept(frames) is not None
 
-    def _recv_one(self) -> tuple[bytes, Message] | None:
-        frames = self.sock.recv_multipart(copy=False)
+    def _accept(self, frames: list[bytes]) -> tuple[bytes, Message] | None:
         try:
             topic, msg = codec.decode(frames)
         except CodecError:
@@ -172,7 +188,7 @@ class CommandSender:
 
     def send(self, topic: bytes, msg: Message) -> bool:
         try:
-            send(self.sock, topic, msg, zmq.DONTWAIT)
+            send(self.sock, topic, msg, NOBLOCK)
             return True
         except zmq.Again:
             self.dropped += 1

@@ -2,9 +2,11 @@
 
 A message travels as ZeroMQ multipart frames::
 
-    [topic, header, array_0, array_1, ...]
+    [topic NUL header, array_0, array_1, ...]
 
-`header` is a msgpack map ``{"v": schema version, "t": type, "seq", "ns": stamp,
+The first frame starts with the topic and a NUL byte, so SUB prefix filtering on
+``topic + NUL`` matches topics exactly, and one frame fewer per message keeps the
+SDK's per-message cost close to bare pyzmq. `header` is a msgpack map ``{"v": schema version, "t": type, "seq", "ns": stamp,
 "f": {scalar fields}, "a": [[name, dtype, shape], ...]}`` and each array frame is
 the array's raw C-order bytes, sent without copying and viewed without copying on
 receipt. `decode` validates everything against the registered schema of the type:
@@ -14,6 +16,7 @@ counts, finite floats and a total size limit. Anything else raises `CodecError`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,7 @@ MAX_HEADER_BYTES = 1 << 16
 # Below this size copying into a zmq message is cheaper than pinning the buffer
 # (pyzmq's own guidance); tactile frames are smaller, so they are copied.
 ZERO_COPY_THRESHOLD_BYTES = 1 << 16
+TOPIC_END = b"\x00"
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,16 @@ class ArraySpec:
     dtype: str  # numpy dtype string, little-endian: "<f8", "<f4"
     shape: tuple[int, ...]
     optional: bool = False
+    # derived once, for the hot decode path
+    nbytes: int = field(init=False, compare=False)
+    shape_list: list[int] = field(init=False, compare=False)
+    is_float: bool = field(init=False, compare=False)
 
-    @property
-    def nbytes(self) -> int:
-        return int(np.dtype(self.dtype).itemsize * np.prod(self.shape, dtype=np.int64))
+    def __post_init__(self) -> None:
+        dt = np.dtype(self.dtype)
+        object.__setattr__(self, "nbytes", dt.itemsize * math.prod(self.shape))
+        object.__setattr__(self, "shape_list", list(self.shape))
+        object.__setattr__(self, "is_float", dt.kind == "f")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,10 @@ class Schema:
     type: str
     arrays: dict[str, ArraySpec] = field(default_factory=dict)
     fields: dict[str, type | tuple[type, ...]] = field(default_factory=dict)
+    required: frozenset[str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required", frozenset(n for n, s in self.arrays.items() if not s.optional))
 
 
 @dataclass(slots=True)
@@ -95,28 +109,24 @@ def encode(topic: bytes, msg: Message) -> list[Any]:
         {"v": SCHEMA_VERSION, "t": msg.type, "seq": msg.seq, "ns": msg.stamp_ns, "f": msg.fields, "a": descr},
         use_bin_type=True,
     )
-    return [topic, header, *buffers]
+    return [topic + TOPIC_END + header, *buffers]
 
 
 def decode(frames: list[Any]) -> tuple[bytes, Message]:
-    """Validate and decode `[topic, header, *arrays]`; raise CodecError on anything off."""
-    if len(frames) < 2:
-        raise CodecError(f"message has {len(frames)} frame(s); need topic and header")
-    views = [f.buffer if hasattr(f, "buffer") else memoryview(f) for f in frames]
-    total = sum(v.nbytes for v in views)
+    """Validate and decode `[topic NUL header, *arrays]`; raise CodecError on anything off."""
+    if not frames:
+        raise CodecError("empty message")
+    # bytes from recv_multipart(copy=True) or zmq.Frame from copy=False
+    bufs = [f if isinstance(f, bytes) else f.bytes for f in frames]
+    total = sum(len(b) for b in bufs)
     if total > MAX_MESSAGE_BYTES:
         raise CodecError(f"message of {total} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
-    if views[1].nbytes > MAX_HEADER_BYTES:
-        raise CodecError(f"header of {views[1].nbytes} bytes exceeds {MAX_HEADER_BYTES}")
-    try:
-        header = msgpack.unpackb(views[1], raw=False, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several unrelated types
-        raise CodecError(f"header is not valid msgpack: {exc}") from None
-    if not isinstance(header, dict):
-        raise CodecError("header must be a msgpack map")
-    version = header.get("v")
-    if version != SCHEMA_VERSION:
-        raise CodecError(f"schema version {version!r}, this SDK speaks {SCHEMA_VERSION}")
+    first = bufs[0]
+    split = first.find(TOPIC_END)
+    if split < 0:
+        raise CodecError("first frame has no topic terminator (NUL)")
+    topic = first[:split]
+    header = _unpack_header(memoryview(first)[split + 1 :])
     type_name = header.get("t")
     if not isinstance(type_name, str):
         raise CodecError("header field 't' (message type) must be a string")
@@ -127,36 +137,50 @@ def decode(frames: list[Any]) -> tuple[bytes, Message]:
     if not isinstance(fields, dict) or not isinstance(descr, list):
         raise CodecError(f"{type_name}: header needs a map 'f' and a list 'a'")
     _check_fields(schema, fields)
-    if len(descr) != len(views) - 2:
-        raise CodecError(f"{type_name}: header lists {len(descr)} arrays, message carries {len(views) - 2}")
+    if len(descr) != len(bufs) - 1:
+        raise CodecError(f"{type_name}: header lists {len(descr)} arrays, message carries {len(bufs) - 1}")
     arrays: dict[str, np.ndarray] = {}
-    for entry, view in zip(descr, views[2:], strict=True):
-        name, arr = _decode_array(schema, entry, view)
+    for entry, buf in zip(descr, bufs[1:], strict=True):
+        name, arr = _decode_array(schema, entry, buf)
         if name in arrays:
             raise CodecError(f"{type_name}: array {name!r} sent twice")
         arrays[name] = arr
-    missing = [n for n, s in schema.arrays.items() if not s.optional and n not in arrays]
-    if missing:
-        raise CodecError(f"{type_name}: missing required arrays {missing}")
-    topic = bytes(views[0])
+    if not schema.required.issubset(arrays):
+        raise CodecError(f"{type_name}: missing required arrays {sorted(schema.required - set(arrays))}")
     return topic, Message(type_name, seq, stamp, fields, arrays)
 
 
-def _decode_array(schema: Schema, entry: Any, view: memoryview) -> tuple[str, np.ndarray]:
+def _unpack_header(buf: memoryview) -> dict[str, Any]:
+    size = buf.nbytes
+    if size > MAX_HEADER_BYTES:
+        raise CodecError(f"header of {size} bytes exceeds {MAX_HEADER_BYTES}")
+    try:
+        header = msgpack.unpackb(buf, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise CodecError(f"header is not valid msgpack: {exc}") from None
+    if not isinstance(header, dict):
+        raise CodecError("header must be a msgpack map")
+    if header.get("v") != SCHEMA_VERSION:
+        raise CodecError(f"schema version {header.get('v')!r}, this SDK speaks {SCHEMA_VERSION}")
+    return header
+
+
+def _decode_array(schema: Schema, entry: Any, buf: Any) -> tuple[str, np.ndarray]:
     if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)):
         raise CodecError(f"{schema.type}: array descriptor must be [name, dtype, shape], got {entry!r}")
     name, dtype, shape = entry
     spec = schema.arrays.get(name)
     if spec is None:
         raise CodecError(f"{schema.type}: unknown array {name!r}; expected {list(schema.arrays)}")
-    if dtype != spec.dtype or not isinstance(shape, list) or tuple(shape) != spec.shape:
+    if dtype != spec.dtype or shape != spec.shape_list:
         raise CodecError(
             f"{schema.type}.{name}: got dtype {dtype!r} shape {shape!r}, schema says {spec.dtype} {spec.shape}"
         )
-    if view.nbytes != spec.nbytes:
-        raise CodecError(f"{schema.type}.{name}: {view.nbytes} bytes, expected {spec.nbytes}")
-    arr = np.frombuffer(view, dtype=spec.dtype).reshape(spec.shape)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    size = len(buf)
+    if size != spec.nbytes:
+        raise CodecError(f"{schema.type}.{name}: {size} bytes, expected {spec.nbytes}")
+    arr = np.frombuffer(buf, dtype=spec.dtype).reshape(spec.shape)
+    if spec.is_float and not np.isfinite(arr).all():
         raise CodecError(f"{schema.type}.{name}: contains NaN or inf")
     return name, arr
 

@@ -98,7 +98,7 @@ def inverse(
     pose: np.ndarray,
     q_near: np.ndarray,
     tcp_offset: np.ndarray | None = None,
-    iterations: int = 100,
+    iterations: int = 200,
     tol: float = 1e-6,
 ) -> np.ndarray | None:
     """Damped least-squares IK from q_near; None when it does not converge."""
@@ -112,5 +112,7 @@ def inverse(
         if np.linalg.norm(err) < tol:
             return q
         jac = jacobian(q)
-        q = q + jac.T @ np.linalg.solve(jac @ jac.T + 1e-4 * np.eye(6), err)
+        step = jac.T @ np.linalg.solve(jac @ jac.T + 1e-6 * np.eye(6), err)
+        norm = float(np.linalg.norm(step))
+        q = q + (step if norm < 0.5 else step * (0.5 / norm))  # bounded steps near singularities
     return None

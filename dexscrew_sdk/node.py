@@ -20,7 +20,7 @@ import numpy as np
 import zmq
 
 from dexscrew_sdk import codec
-from dexscrew_sdk.bus import Context, CurveKeys, Endpoints, send
+from dexscrew_sdk.bus import NOBLOCK, Context, CurveKeys, Endpoints, send
 from dexscrew_sdk.codec import Message
 from dexscrew_sdk.errors import CodecError, CommandRejected, DexscrewError
 from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, World
@@ -156,8 +156,11 @@ class Node:
     # ---------------------------------------------------------------- commands
     def _handle_commands(self) -> None:
         newest: dict[bytes, Message] = {}
-        while self._cmd.poll(0, zmq.POLLIN):
-            frames = self._cmd.recv_multipart(copy=False)
+        while True:
+            try:
+                frames = self._cmd.recv_multipart(NOBLOCK)
+            except zmq.Again:
+                break
             self.stats.received += 1
             try:
                 topic, msg = codec.decode(frames)
@@ -237,9 +240,12 @@ class Node:
 
     # ---------------------------------------------------------------- rpc
     def _handle_rpc(self) -> None:
-        while self._rpc.poll(0, zmq.POLLIN):
-            frames = self._rpc.recv_multipart(copy=False)
-            identity, body = frames[0].bytes, frames[1:]
+        while True:
+            try:
+                frames = self._rpc.recv_multipart(NOBLOCK)
+            except zmq.Again:
+                break
+            identity, body = frames[0], frames[1:]
             try:
                 _, msg = codec.decode(body)
                 if msg.type != "rpc_request":

@@ -98,10 +98,11 @@ class NodeClient:
             raise cls(exc.remote_message) from None
 
     def _pump(self, timeout_s: float) -> None:
+        """Wait up to timeout_s for one message, then take whatever else is queued."""
         got = self.sub.recv(max(0.0, timeout_s))
         while got is not None:
             self._rx_time[got[0]] = time.monotonic()
-            got = self.sub.recv(0.0) if self.sub.sock.poll(0) else None
+            got = self.sub.recv(0.0)
 
     def close(self) -> None:
         self.sub.close()

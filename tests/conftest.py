@@ -1,0 +1,115 @@
+"""Shared fixtures: free loopback ports and node processes that tests start and end by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dexscrew_sdk.errors import DeviceTimeoutError
+from dexscrew_sdk.remote import NodeClient
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = REPO / "configs"
+REFERENCE_CELL = CONFIGS / "reference_cell.toml"
+
+
+def free_base_port() -> int:
+    """A port p with p, p+1 and p+2 free on 127.0.0.1 (one node's three endpoints)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base > 65530:
+            continue
+        socks = []
+        try:
+            for off in (1, 2):
+                t = socket.socket()
+                socks.append(t)
+                t.bind(("127.0.0.1", base + off))
+            return base
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no free port block")
+
+
+def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.01):
+    """Poll a condition until true or fail with a message; the only way tests wait."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+@dataclass
+class NodeProcess:
+    proc: subprocess.Popen[bytes]
+    config: Path
+    overrides: list[str]
+    base_port: int
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_node(config: Path, name: str, overrides: list[str], ready_timeout_s: float = 30.0) -> NodeProcess:
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", str(config), "--name", name]
+    for o in overrides:
+        cmd += ["--set", o]
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty node must never block on a full pipe
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    base = next(int(o.split("=")[1]) for o in overrides if o.startswith(f"nodes.{name}.base_port="))
+    from dexscrew_sdk.bus import Endpoints
+
+    client = NodeClient(Endpoints(base_port=base), [])
+    try:
+        deadline = time.monotonic() + ready_timeout_s
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"node exited early: {log.read().decode(errors='replace')}")
+            try:
+                client.call("", "ping", timeout_s=0.5)
+                break
+            except DeviceTimeoutError:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    raise
+    finally:
+        client.close()
+    return NodeProcess(proc, config, overrides, base)
+
+
+@pytest.fixture
+def reference_node(request: pytest.FixtureRequest) -> Iterator[NodeProcess]:
+    """A kinematic reference cell node on free ports; extra overrides via indirect parametrisation."""
+    base = free_base_port()
+    extra = list(getattr(request, "param", []))
+    node = start_node(REFERENCE_CELL, "cell", [f"nodes.cell.base_port={base}", *extra])
+    try:
+        yield node
+    finally:
+        node.kill(signal.SIGTERM)

@@ -1,0 +1,138 @@
+"""The wire codec: round trips, and every kind of bad frame is refused with a CodecError."""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dexscrew_sdk import codec, joints
+from dexscrew_sdk.codec import Message
+from dexscrew_sdk.errors import CodecError
+from dexscrew_sdk.messages import (
+    arm_state_to_message,
+    hand_command_message,
+    message_to_arm_state,
+    message_to_tactile,
+    tactile_to_message,
+)
+from dexscrew_sdk.records import ArmState, DeviceMode, TactileFrame
+
+finite64 = st.floats(-1e6, 1e6, allow_nan=False)
+finite32 = st.floats(-1e3, 1e3, allow_nan=False, width=32)
+
+
+def _roundtrip(topic: bytes, msg: Message) -> tuple[bytes, Message]:
+    return codec.decode([bytes(f) for f in codec.encode(topic, msg)])
+
+
+@given(
+    q=hnp.arrays(np.float64, 6, elements=finite64),
+    seq=st.integers(0, 2**62),
+    mode=st.sampled_from(list(DeviceMode)),
+    cmd_seq=st.integers(-1, 2**40),
+)
+def test_arm_state_roundtrip(q: np.ndarray, seq: int, mode: DeviceMode, cmd_seq: int) -> None:
+    state = ArmState(seq, 123, q, -q, q[::-1].copy(), q * 2, mode, cmd_seq)
+    topic, msg = _roundtrip(b"arm/state", arm_state_to_message(state))
+    back = message_to_arm_state(msg)
+    assert topic == b"arm/state"
+    assert back.seq == seq and back.mode == mode and back.cmd_seq == cmd_seq
+    np.testing.assert_array_equal(back.q_rad, q)
+    np.testing.assert_array_equal(back.tcp_force_n, q * 2)
+
+
+@settings(max_examples=30)
+@given(force=hnp.arrays(np.float32, joints.TACTILE_SHAPE, elements=finite32))
+def test_tactile_roundtrip_is_exact(force: np.ndarray) -> None:
+    _, msg = _roundtrip(b"tactile/state", tactile_to_message(TactileFrame(7, 9, force)))
+    frame = message_to_tactile(msg)
+    assert frame.force_n.dtype == np.float32
+    np.testing.assert_array_equal(frame.force_n, force)
+
+
+def test_optional_arrays_roundtrip() -> None:
+    q = np.linspace(0, 1, 12)
+    _, msg = _roundtrip(b"hand", hand_command_message(q, np.full(12, 3.0), None, 5))
+    assert set(msg.arrays) == {"q_rad", "kp"}
+
+
+def _valid_frames() -> list[bytes]:
+    force = np.ones(joints.TACTILE_SHAPE, np.float32)
+    return [bytes(f) for f in codec.encode(b"tactile/state", tactile_to_message(TactileFrame(1, 2, force)))]
+
+
+def _with_header(**changes: object) -> list[bytes]:
+    frames = _valid_frames()
+    topic, _, raw = frames[0].partition(codec.TOPIC_END)
+    header = msgpack.unpackb(raw)
+    header.update(changes)
+    return [topic + codec.TOPIC_END + msgpack.packb(header), *frames[1:]]
+
+
+@pytest.mark.parametrize(
+    ("frames", "needle"),
+    [
+        ([], "empty"),
+        ([b"no-terminator"], "terminator"),
+        ([b"t\x00\xc1"], "msgpack"),  # 0xc1 is never valid msgpack
+        ([b"t\x00" + msgpack.packb([1, 2])], "map"),
+        (_with_header(v=99), "schema version"),
+        (_with_header(t="teleport"), "unknown message type"),
+        (_with_header(seq="1"), "integers"),
+        (_with_header(f={"mode": 1}), "unknown field"),
+        (_with_header(a=[["force_n", "<f8", [5, 120, 3]]]), "dtype"),
+        (_with_header(a=[["force_n", "<f4", [5, 120, 4]]]), "shape"),
+        (_with_header(a=[["pressure", "<f4", [5, 120, 3]]]), "unknown array"),
+        (_with_header(a=[]), "arrays"),
+        (_valid_frames()[:1], "arrays"),  # header promises an array that is missing
+        ([_valid_frames()[0], _valid_frames()[1][:-4]], "bytes"),  # truncated array
+        ([_valid_frames()[0], b"\x00" * (codec.MAX_MESSAGE_BYTES + 1)], "exceeds"),
+    ],
+)
+def test_bad_frames_are_refused(frames: list[bytes], needle: str) -> None:
+    with pytest.raises(CodecError, match=needle):
+        codec.decode(frames)
+
+
+def test_non_finite_values_are_refused() -> None:
+    frames = _valid_frames()
+    bad = np.frombuffer(frames[1], np.float32).copy()
+    bad[17] = np.nan
+    with pytest.raises(CodecError, match="NaN"):
+        codec.decode([frames[0], bad.tobytes()])
+    with pytest.raises(CodecError, match="not finite"):
+        reply = {"ok": True, "result": float("inf"), "error_kind": "", "error": ""}
+        codec.decode(_with_header(t="rpc_reply", f=reply, a=[])[:1])
+
+
+def test_missing_required_array_with_optional_present() -> None:
+    q = np.zeros(12)
+    frames = [bytes(f) for f in codec.encode(b"hand", hand_command_message(q, q, None, 1))]
+    topic, _, raw = frames[0].partition(codec.TOPIC_END)
+    header = msgpack.unpackb(raw)
+    header["a"] = header["a"][1:]  # drop q_rad, keep kp
+    with pytest.raises(CodecError, match="missing required"):
+        codec.decode([topic + codec.TOPIC_END + msgpack.packb(header), frames[2]])
+
+
+def test_encode_refuses_wrong_shape() -> None:
+    with pytest.raises(CodecError, match="shape"):
+        codec.encode(b"x", Message("arm_servo", 0, 0, {}, {"q_rad": np.zeros(7)}))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=300), min_size=0, max_size=4))
+def test_garbage_never_decodes_silently(frames: list[bytes]) -> None:
+    """Random frames either fail with CodecError or decode to a fully valid message."""
+    try:
+        topic, msg = codec.decode(frames)
+    except CodecError:
+        return
+    schema = codec.schema_of(msg.type)
+    for name, arr in msg.arrays.items():
+        assert arr.shape == schema.arrays[name].shape
+        assert np.isfinite(arr).all()
