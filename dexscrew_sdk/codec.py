@@ -6,8 +6,9 @@ A message travels as ZeroMQ multipart frames::
 
 The first frame starts with the topic and a NUL byte, so SUB prefix filtering on
 ``topic + NUL`` matches topics exactly, and one frame fewer per message keeps the
-SDK's per-message cost close to bare pyzmq. `header` is a msgpack map ``{"v": schema version, "t": type, "seq", "ns": stamp,
-"f": {scalar fields}, "a": [[name, dtype, shape], ...]}`` and each array frame is
+SDK's per-message cost close to bare pyzmq. `header` is a msgpack map
+``{"v": schema version, "t": type, "seq", "ns": stamp, "f": {scalar fields},
+"a": [[name, dtype, shape], ...]}`` and each array frame is
 the array's raw C-order bytes, sent without copying and viewed without copying on
 receipt. `decode` validates everything against the registered schema of the type:
 version, known type, field names and types, array names, dtypes, shapes, byte

@@ -79,7 +79,7 @@ def start_node(config: Path, name: str, overrides: list[str], ready_timeout_s: f
     cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", str(config), "--name", name]
     for o in overrides:
         cmd += ["--set", o]
-    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty node must never block on a full pipe
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this function; a file, not a pipe: a chatty node must never block on a full pipe
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     base = next(int(o.split("=")[1]) for o in overrides if o.startswith(f"nodes.{name}.base_port="))
     from dexscrew_sdk.bus import Endpoints

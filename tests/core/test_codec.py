@@ -129,7 +129,7 @@ def test_encode_refuses_wrong_shape() -> None:
 def test_garbage_never_decodes_silently(frames: list[bytes]) -> None:
     """Random frames either fail with CodecError or decode to a fully valid message."""
     try:
-        topic, msg = codec.decode(frames)
+        _, msg = codec.decode(frames)
     except CodecError:
         return
     schema = codec.schema_of(msg.type)

@@ -71,7 +71,7 @@ def test_hand_limits_accept_exactly_the_box(q: np.ndarray) -> None:
 def test_error_names_the_joint() -> None:
     q = np.zeros(12)
     q[4] = 2.5
-    with pytest.raises(CommandRejected, match="index_j1 = 2.5000"):
+    with pytest.raises(CommandRejected, match=r"index_j1 = 2\.5000"):
         xhand_limits().check_position(q, "hand target")
 
 
@@ -92,5 +92,5 @@ def test_step_speed_limit() -> None:
 def test_workspace_box() -> None:
     ws = Workspace((-0.5, -0.5, 0.1), (0.5, 0.5, 1.0))
     ws.check(np.array([0.0, 0.0, 0.5]), "t")
-    with pytest.raises(CommandRejected, match="TCP z = 0.050"):
+    with pytest.raises(CommandRejected, match=r"TCP z = 0\.050"):
         ws.check(np.array([0.0, 0.0, 0.05]), "t")
