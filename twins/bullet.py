@@ -1,0 +1,253 @@
+"""PyBullet helpers shared by the RL world and the full twin: the hand body and object bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as pb
+
+from dexscrew_sdk import joints
+from twins import xhand_model
+from twins.objects import ObjectGeometry
+
+# Authors' initial targets (policy order) and their map to the canonical order.
+POLICY_TO_CANONICAL: tuple[int, ...] = (3, 4, 5, 6, 7, 10, 11, 8, 9, 0, 1, 2)
+OFFICIAL_INIT_POLICY = {
+    "nut": (-0.17, 1.1, 0.4, 1.1, 0.4, 0, 0, 0, 0, 1.3, 0.6, 0.45),
+    "screwdriver": (-0.17, 1.2, 0.4, 1.2, 0.4, 0, 0, 0, 0, 1.15, 0.6, 0.1),
+}
+# Hand frame -> world at zero tilt: palm normal (hand x) down, fingers (hand z) along world x.
+_HAND_BASE_ROT = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+
+
+def official_init_canonical(task: str) -> np.ndarray:
+    q = np.zeros(joints.HAND_DOF)
+    q[list(POLICY_TO_CANONICAL)] = OFFICIAL_INIT_POLICY[task]
+    return q
+
+
+def quat_from_matrix(r: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation matrix (Shepperd's method, w branch is enough away from 180 deg)."""
+    w = np.sqrt(max(1e-12, 1.0 + np.trace(r))) / 2.0
+    if w > 1e-3:
+        return ((r[2, 1] - r[1, 2]) / (4 * w), (r[0, 2] - r[2, 0]) / (4 * w), (r[1, 0] - r[0, 1]) / (4 * w), w)
+    i = int(np.argmax(np.diag(r)))
+    j, k = (i + 1) % 3, (i + 2) % 3
+    s = np.sqrt(max(1e-12, 1.0 + r[i, i] - r[j, j] - r[k, k])) * 2.0
+    q = [0.0, 0.0, 0.0, (r[k, j] - r[j, k]) / s]
+    q[i], q[j], q[k] = 0.25 * s, (r[j, i] + r[i, j]) / s, (r[k, i] + r[i, k]) / s
+    return tuple(q)  # type: ignore[return-value]
+
+
+def rot_x(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def rot_y(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0, s], [0, 1.0, 0], [-s, 0, c]])
+
+
+def tilted_hand_orientation(tilt_x_rad: float, tilt_y_rad: float = 0.0) -> tuple[float, float, float, float]:
+    """Palm down, fingers along +x, tilted about world x (and y) as in the method."""
+    return quat_from_matrix(rot_y(tilt_y_rad) @ rot_x(tilt_x_rad) @ _HAND_BASE_ROT)
+
+
+def urdf_file(text: str) -> str:
+    """Write URDF text once per content into a temp folder; PyBullet loads files only."""
+    digest = hashlib.sha1(text.encode()).hexdigest()[:16]
+    folder = os.path.join(tempfile.gettempdir(), f"dexscrew_twin_{os.getuid()}")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{digest}.urdf")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return path
+
+
+def link_indices(client: int, body: int) -> tuple[dict[str, int], dict[str, int]]:
+    """(joint name -> index, link name -> index) of a body."""
+    jn, ln = {}, {}
+    for j in range(pb.getNumJoints(body, physicsClientId=client)):
+        info = pb.getJointInfo(body, j, physicsClientId=client)
+        jn[info[1].decode()] = j
+        ln[info[12].decode()] = j
+    return jn, ln
+
+
+@dataclass
+class HandModel:
+    """An XHand inside a PyBullet body (alone, or mounted on an arm): joints, tips, motors."""
+
+    client: int
+    body: int
+    joint_ids: list[int]  # canonical order
+    tip_ids: list[int]  # thumb, index, middle, ring, pinky pad frames
+    distal_ids: list[int]
+    finger_link_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def attach(cls, client: int, body: int) -> HandModel:
+        jn, ln = link_indices(client, body)
+        hand = cls(
+            client,
+            body,
+            [jn[n] for n in joints.HAND_JOINT_NAMES],
+            [ln[n] for n in xhand_model.TIP_LINKS],
+            [ln[n] for n in xhand_model.DISTAL_LINKS],
+        )
+        hand.finger_link_ids = [ln[n] for n in ln if n.split("_")[0] in ("thumb", "index", "mid", "ring", "pinky")]
+        for j in hand.joint_ids:  # release the default velocity motors
+            pb.setJointMotorControl2(body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+        return hand
+
+    def reset_joints(self, q: np.ndarray) -> None:
+        for j, v in zip(self.joint_ids, q, strict=True):
+            pb.resetJointState(self.body, j, float(v), 0.0, physicsClientId=self.client)
+
+    def position_motors(self, q_t: np.ndarray, kp: float, kd: float, force: np.ndarray) -> None:
+        n = len(self.joint_ids)
+        pb.setJointMotorControlArray(
+            self.body,
+            self.joint_ids,
+            pb.POSITION_CONTROL,
+            targetPositions=q_t.tolist(),
+            targetVelocities=[0.0] * n,
+            positionGains=[kp] * n,
+            velocityGains=[kd] * n,
+            forces=force.tolist(),
+            physicsClientId=self.client,
+        )
+
+    def joint_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)
+        return np.array([x[0] for x in s]), np.array([x[1] for x in s]), np.array([x[3] for x in s])
+
+    def tip_positions(self) -> np.ndarray:
+        s = pb.getLinkStates(self.body, self.tip_ids, computeForwardKinematics=1, physicsClientId=self.client)
+        return np.array([x[4] for x in s])
+
+    def tip_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pad frame positions (5, 3), quaternions (5, 4) and linear velocities (5, 3), world frame."""
+        s = pb.getLinkStates(
+            self.body, self.tip_ids, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=self.client
+        )
+        return np.array([x[4] for x in s]), np.array([x[5] for x in s]), np.array([x[6] for x in s])
+
+    def tip_contacts(self, obj: int) -> np.ndarray:
+        touching = np.zeros(5, dtype=bool)
+        links = {link: i for i, link in enumerate(self.distal_ids)}
+        for c in pb.getContactPoints(bodyA=self.body, bodyB=obj, physicsClientId=self.client):
+            i = links.get(c[3])
+            if i is not None:
+                touching[i] = True
+        return touching
+
+    def set_friction(self, lateral: float, restitution: float) -> None:
+        for link in self.distal_ids:
+            pb.changeDynamics(
+                self.body, link, lateralFriction=lateral, restitution=restitution, physicsClientId=self.client
+            )
+
+    def grasp_points(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index pad surface and thumb end, world frame, with the joints at q (joints are restored)."""
+        saved = self.joint_states()
+        self.reset_joints(q)
+        pos, quat, _ = self.tip_states()
+        for j, v, w in zip(self.joint_ids, saved[0], saved[1], strict=True):
+            pb.resetJointState(self.body, j, float(v), float(w), physicsClientId=self.client)
+        rot = [np.array(pb.getMatrixFromQuaternion(qq)).reshape(3, 3) for qq in quat[:2]]
+        thumb_end = pos[0] + (xhand_model.THUMB_DISTAL_M - xhand_model.PAD_OFFSET_M) * rot[0][:, 2]
+        index_pad = pos[1] + xhand_model.TIP_RADIUS_M * rot[1][:, 0]
+        return index_pad, thumb_end
+
+    def grasp_centre(self, q: np.ndarray, radius_m: float) -> np.ndarray:
+        """Where a vertical object axis goes so that thumb and index meet it at q: their midpoint."""
+        del radius_m  # the hand geometry is built so the midpoint suits the nominal objects
+        index_pad, thumb_end = self.grasp_points(q)
+        return 0.5 * (index_pad + thumb_end)
+
+
+def load_hand(client: int, base_pos: np.ndarray, orn: tuple = (0, 0, 0, 1)) -> HandModel:
+    path = urdf_file(xhand_model.hand_urdf())
+    body = pb.loadURDF(path, list(base_pos), list(orn), useFixedBase=True, physicsClientId=client)
+    return HandModel.attach(client, body)
+
+
+def _shapes(client: int, geom: ObjectGeometry, scale: float, visual: bool) -> tuple[int, int]:
+    s = [scale] * 3
+    if len(geom.parts) == 1:
+        col = pb.createCollisionShape(
+            pb.GEOM_MESH, vertices=geom.parts[0].tolist(), meshScale=s, physicsClientId=client
+        )
+    else:
+        col = pb.createCollisionShapeArray(
+            [pb.GEOM_MESH] * len(geom.parts),
+            vertices=[p.tolist() for p in geom.parts],
+            meshScales=[s] * len(geom.parts),
+            physicsClientId=client,
+        )
+    vis = -1
+    if visual:
+        vis = pb.createVisualShape(
+            pb.GEOM_MESH,
+            vertices=geom.parts[0].tolist(),
+            indices=_hull_indices(len(geom.parts[0]) // 2),
+            meshScale=s,
+            rgbaColor=[0.8, 0.65, 0.2, 1],
+            physicsClientId=client,
+        )
+    return col, vis
+
+
+def _hull_indices(n: int) -> list[int]:
+    """Triangles of an extruded convex n-gon (bottom ring 0..n-1, top ring n..2n-1)."""
+    tri: list[int] = []
+    for i in range(1, n - 1):
+        tri += [0, i + 1, i, n, n + i, n + i + 1]
+    for i in range(n):
+        j = (i + 1) % n
+        tri += [i, j, n + j, i, n + j, n + i]
+    return tri
+
+
+def object_body(
+    client: int,
+    geom: ObjectGeometry,
+    centre: np.ndarray,
+    scale: float,
+    mass_kg: float,
+    com_m: np.ndarray,
+    joint: str = "revolute",
+    visual: bool = False,
+) -> int:
+    """An object on a fixed invisible base: link 0 turns about the world -z axis through `centre`.
+
+    The joint axis points down so a positive joint angle is clockwise seen from above,
+    the fastening direction of a right-hand thread.
+    """
+    col, vis = _shapes(client, geom, scale, visual)
+    body = pb.createMultiBody(
+        baseMass=0,
+        basePosition=list(centre),
+        linkMasses=[mass_kg],
+        linkCollisionShapeIndices=[col],
+        linkVisualShapeIndices=[vis],
+        linkPositions=[[0, 0, 0]],
+        linkOrientations=[[0, 0, 0, 1]],
+        linkInertialFramePositions=[list(com_m)],
+        linkInertialFrameOrientations=[[0, 0, 0, 1]],
+        linkParentIndices=[0],
+        linkJointTypes=[pb.JOINT_REVOLUTE],
+        linkJointAxis=[[0, 0, -1]],
+        physicsClientId=client,
+    )
+    assert joint == "revolute"
+    return body

@@ -1,0 +1,311 @@
+"""The simplified RL world: fixed, tilted XHands turning objects on revolute joints.
+
+Stage 1 of the method: no arm, no thread, no axial travel. Many environments
+share one PyBullet DIRECT world, 1 m apart, stepped together (one
+`stepSimulation` per substep for all of them), which is what makes it fast.
+
+Hand actuation. The authors' law is torque PD, tau = Kp (target - q) - Kd qdot
+with Kp = 3, Kd = 0.01, armature 0.001 kg m^2. Torque PD from Python needs a
+call per environment per substep and, without armature (PyBullet has none), is
+unstable at 200 Hz on the light finger links. Instead each joint uses the
+engine's position motor, whose velocity correction per substep is
+kp' (target - q) / dt - kd' qdot: with kp' = Kp dt^2 / I and kd' = Kd dt / I,
+I = 0.001 (the armature), free motion follows the same PD on an
+armature-dominated joint. The motor's force limit is set each control period to
+the PD torque |Kp e| + |Kd qdot| (capped by the effort limits 1.1 / 0.4 N m), so
+a finger pressed on the object pushes with the PD's force, not with its maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as pb
+
+from dexscrew_sdk import joints
+from dexscrew_sdk.errors import ConfigError
+from twins import objects
+from twins.bullet import HandModel, load_hand, object_body, official_init_canonical, tilted_hand_orientation
+
+ARMATURE_KGM2 = 0.001
+OBJECT_JOINT_FRICTION_NM = 0.2
+HAND_HEIGHT_M = 0.21
+ENV_SPACING_M = 1.0
+MIN_MOTOR_FORCE_NM = 0.02
+
+
+@dataclass
+class RLWorldConfig:
+    task: str = "nut"  # "nut" | "screwdriver"; bad value -> ConfigError naming choices
+    num_envs: int = 8
+    seed: int = 0
+    randomise: bool = True  # domain randomisation per the method (mass, COM, friction, scale, gains, tilt...)
+    physics_hz: float = 200.0
+    control_hz: float = 20.0
+    solver_iterations: int = 8
+
+
+@dataclass
+class _EnvParams:
+    shape: str = "triangular"
+    mass_kg: float = 0.05
+    com_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    friction: float = 1.0
+    restitution: float = 0.0
+    scale: float = 1.0
+    kp: float = 3.0
+    kd: float = 0.01
+    tilt_x_rad: float = np.deg2rad(25.0)
+    tilt_y_rad: float = 0.0
+
+
+def _names(prefix: str, parts: str | int) -> list[str]:
+    if isinstance(parts, int):
+        return [f"{prefix}_{i}" for i in range(parts)]
+    return [f"{prefix}_{c}" for c in parts]
+
+
+_TIPS = joints.FINGERTIP_NAMES
+PRIVILEGED_LAYOUT: tuple[tuple[str, int], ...] = (
+    ("object_pos", 3),
+    ("object_quat", 4),
+    ("object_linvel", 3),
+    ("object_angvel", 3),
+    ("object_joint_angle", 1),
+    ("object_joint_vel", 1),
+    ("tip_pos", 15),
+    ("tip_quat", 20),
+    ("tip_linvel", 15),
+    ("object_mass", 1),
+    ("object_com", 3),
+    ("friction", 1),
+    ("object_scale", 1),
+    ("restitution", 1),
+    ("kp", 1),
+    ("kd", 1),
+    ("hand_pos", 3),
+    ("hand_quat", 4),
+    ("shape_id", 1),
+)
+
+
+def _privileged_names() -> tuple[str, ...]:
+    out: list[str] = []
+    for name, n in PRIVILEGED_LAYOUT:
+        if n == 1:
+            out.append(name)
+        elif name in ("tip_pos", "tip_linvel"):
+            out += [f"{name}_{t}_{a}" for t in _TIPS for a in "xyz"]
+        elif name == "tip_quat":
+            out += [f"{name}_{t}_{a}" for t in _TIPS for a in "xyzw"]
+        else:
+            out += _names(name, "xyzw" if n == 4 else "xyz")
+    return tuple(out)
+
+
+class RevoluteWorld:
+    PRIVILEGED_NAMES: tuple[str, ...] = _privileged_names()
+
+    def __init__(self, cfg: RLWorldConfig) -> None:
+        if cfg.task not in objects.TASKS:
+            raise ConfigError(f"RLWorldConfig.task = {cfg.task!r}; choose one of {list(objects.TASKS)}")
+        if cfg.num_envs < 1:
+            raise ConfigError(f"RLWorldConfig.num_envs must be >= 1, got {cfg.num_envs}")
+        ratio = cfg.physics_hz / cfg.control_hz
+        if cfg.control_hz <= 0 or abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
+            raise ConfigError(
+                f"physics_hz ({cfg.physics_hz}) must be a whole multiple of control_hz ({cfg.control_hz})"
+            )
+        self.cfg = cfg
+        self.num_envs = cfg.num_envs
+        self.substeps = round(ratio)
+        self.dt = 1.0 / cfg.physics_hz
+        self.rng = np.random.default_rng(cfg.seed)
+        self.joint_lower = joints.XHAND_LOWER_RAD.copy()
+        self.joint_upper = joints.XHAND_UPPER_RAD.copy()
+        self.effort = joints.XHAND_EFFORT_NM.copy()
+        self.q_nominal = official_init_canonical(cfg.task)
+        self.faults = 0  # environments reset because their state exploded
+        self.client = pb.connect(pb.DIRECT)
+        pb.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=self.dt, numSolverIterations=cfg.solver_iterations, physicsClientId=self.client
+        )
+        cols = int(np.ceil(np.sqrt(self.num_envs)))
+        self.origins = np.array(
+            [[ENV_SPACING_M * (i % cols), ENV_SPACING_M * (i // cols), 0.0] for i in range(self.num_envs)]
+        )
+        self.hands: list[HandModel] = [load_hand(self.client, base_pos=o) for o in self.origins]
+        self.objects: list[int] = [-1] * self.num_envs
+        self.params = [_EnvParams() for _ in range(self.num_envs)]
+        self._targets = np.tile(self.q_nominal, (self.num_envs, 1))
+        self._q = np.zeros((self.num_envs, 12))
+        self._qd = np.zeros((self.num_envs, 12))
+        self._tau = np.zeros((self.num_envs, 12))
+        self._obj_angle = np.zeros(self.num_envs)
+        self._obj_vel = np.zeros(self.num_envs)
+        self.reset()
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, env_ids: np.ndarray | None = None, q_init: np.ndarray | None = None) -> None:
+        ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids, dtype=int).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_envs):
+            raise ConfigError(f"env_ids must be in [0, {self.num_envs}), got {ids.tolist()}")
+        qs = self._initial_q(ids, q_init)
+        for k, e in enumerate(ids):
+            self._reset_env(int(e), qs[k])
+        self._read_state(ids)
+
+    def _initial_q(self, ids: np.ndarray, q_init: np.ndarray | None) -> np.ndarray:
+        if q_init is not None:
+            q = np.asarray(q_init, dtype=float)
+            q = np.broadcast_to(q, (len(ids), 12)) if q.shape == (12,) else q
+            if q.shape != (len(ids), 12) or not np.isfinite(q).all():
+                raise ConfigError(f"q_init must be (12,) or ({len(ids)}, 12) finite values, got shape {q.shape}")
+            return np.clip(q, self.joint_lower, self.joint_upper)
+        q = np.tile(self.q_nominal, (len(ids), 1))
+        if self.cfg.randomise:  # +-10 % of the half range
+            half = 0.5 * (self.joint_upper - self.joint_lower)
+            q = q + self.rng.uniform(-0.1, 0.1, q.shape) * half
+        return np.clip(q, self.joint_lower, self.joint_upper)
+
+    def _sample_params(self) -> _EnvParams:
+        r, shapes = self.rng, ("triangular",) if self.cfg.task == "nut" else ("octagon", "dodecagon")
+        if not self.cfg.randomise:
+            return _EnvParams(shape=shapes[0], mass_kg=objects.object_geometry(self.cfg.task, shapes[0]).mass_kg)
+        scale = float(r.choice([0.95, 1.0, 1.05])) if self.cfg.task == "nut" else float(r.uniform(0.85, 1.25))
+        return _EnvParams(
+            shape=str(r.choice(shapes)),
+            mass_kg=float(r.uniform(0.04, 0.06)),
+            com_m=r.uniform(-0.001, 0.001, 3),
+            friction=float(r.uniform(0.5, 8.0)),
+            restitution=float(r.uniform(0.0, 1.0)),
+            scale=scale,
+            kp=float(r.uniform(2.7, 3.3)),
+            kd=float(r.uniform(0.009, 0.011)),
+            tilt_x_rad=float(np.deg2rad(r.uniform(20.0, 30.0))),
+            tilt_y_rad=float(np.deg2rad(r.uniform(-5.0, 5.0))),
+        )
+
+    def _reset_env(self, e: int, q0: np.ndarray) -> None:
+        c, hand, p = self.client, self.hands[e], self._sample_params()
+        self.params[e] = p
+        orn = tilted_hand_orientation(p.tilt_x_rad, p.tilt_y_rad)
+        hand_pos = self.origins[e] + np.array([0.0, 0.0, HAND_HEIGHT_M])
+        pb.resetBasePositionAndOrientation(hand.body, hand_pos.tolist(), orn, physicsClientId=c)
+        if self.objects[e] >= 0:
+            pb.removeBody(self.objects[e], physicsClientId=c)
+        geom = objects.object_geometry(self.cfg.task, p.shape)
+        centre = hand.grasp_centre(self.q_nominal, geom.grasp_radius_m * p.scale)
+        self.objects[e] = object_body(c, geom, centre, p.scale, p.mass_kg, p.com_m, joint="revolute")
+        pb.setJointMotorControl2(
+            self.objects[e], 0, pb.VELOCITY_CONTROL, targetVelocity=0, force=OBJECT_JOINT_FRICTION_NM, physicsClientId=c
+        )
+        pb.changeDynamics(self.objects[e], 0, lateralFriction=p.friction, restitution=p.restitution, physicsClientId=c)
+        hand.set_friction(1.0, p.restitution)  # PyBullet multiplies the pair: the object's value is the pair's
+        hand.reset_joints(q0)
+        self._targets[e] = q0
+        self._apply_targets(e, q0)
+
+    # ------------------------------------------------------------------ stepping
+    def _apply_targets(self, e: int, q_t: np.ndarray) -> None:
+        p = self.params[e]
+        err = np.abs(q_t - self._q[e])
+        force = np.clip(p.kp * err + p.kd * np.abs(self._qd[e]), MIN_MOTOR_FORCE_NM, self.effort)
+        self.hands[e].position_motors(q_t, p.kp * self.dt**2 / ARMATURE_KGM2, p.kd * self.dt / ARMATURE_KGM2, force)
+
+    def step(self, targets: np.ndarray) -> None:
+        t = np.asarray(targets, dtype=float)
+        if t.shape != (self.num_envs, 12):
+            raise ConfigError(f"targets must have shape ({self.num_envs}, 12), got {t.shape}")
+        t = np.where(np.isfinite(t), t, self._targets)  # NaN never reaches physics: keep the last target
+        t = np.clip(t, self.joint_lower, self.joint_upper)
+        self._targets = t
+        for e in range(self.num_envs):
+            self._apply_targets(e, t[e])
+        for _ in range(self.substeps):
+            pb.stepSimulation(physicsClientId=self.client)
+        self._read_state(np.arange(self.num_envs))
+        bad = ~(np.isfinite(self._q).all(1) & np.isfinite(self._obj_angle) & (np.abs(self._qd).max(1) < 1e3))
+        if bad.any():
+            self.faults += int(bad.sum())
+            self.reset(np.flatnonzero(bad))
+
+    def _read_state(self, ids: np.ndarray) -> None:
+        c = self.client
+        for e in ids:
+            q, qd, tau = self.hands[e].joint_states()
+            self._q[e], self._qd[e], self._tau[e] = q, qd, tau
+            s = pb.getJointState(self.objects[e], 0, physicsClientId=c)
+            self._obj_angle[e], self._obj_vel[e] = s[0], s[1]
+
+    # ------------------------------------------------------------------ accessors
+    def hand_q(self) -> np.ndarray:
+        return self._q.copy()
+
+    def hand_qd(self) -> np.ndarray:
+        return self._qd.copy()
+
+    def hand_torque(self) -> np.ndarray:
+        return self._tau.copy()
+
+    def targets(self) -> np.ndarray:
+        return self._targets.copy()
+
+    def object_angle(self) -> np.ndarray:
+        """Unwrapped joint angle; the joint axis points down, so positive = clockwise from above = fastening."""
+        return self._obj_angle.copy()
+
+    def object_angvel(self) -> np.ndarray:
+        return self._obj_vel.copy()
+
+    def object_pos(self) -> np.ndarray:
+        pos = [pb.getLinkState(o, 0, physicsClientId=self.client)[0] for o in self.objects]
+        return np.asarray(pos) - self.origins
+
+    def fingertip_pos(self) -> np.ndarray:
+        return np.stack([h.tip_positions() for h in self.hands]) - self.origins[:, None, :]
+
+    def fingertip_contact(self) -> np.ndarray:
+        return np.stack([h.tip_contacts(o) for h, o in zip(self.hands, self.objects, strict=True)])
+
+    def privileged(self) -> np.ndarray:
+        rows = []
+        for e, (hand, obj, p) in enumerate(zip(self.hands, self.objects, self.params, strict=True)):
+            s = pb.getLinkState(obj, 0, computeLinkVelocity=1, physicsClientId=self.client)
+            tips = hand.tip_states()
+            hpos, hquat = pb.getBasePositionAndOrientation(hand.body, physicsClientId=self.client)
+            shape_id = objects.valid_shapes(self.cfg.task).index(p.shape)
+            rows.append(
+                np.concatenate(
+                    [
+                        np.asarray(s[0]) - self.origins[e],
+                        s[1],
+                        s[6],
+                        s[7],
+                        [self._obj_angle[e], self._obj_vel[e]],
+                        (tips[0] - self.origins[e]).reshape(-1),
+                        tips[1].reshape(-1),
+                        tips[2].reshape(-1),
+                        [p.mass_kg],
+                        p.com_m,
+                        [p.friction, p.scale, p.restitution, p.kp, p.kd],
+                        np.asarray(hpos) - self.origins[e],
+                        hquat,
+                        [shape_id],
+                    ]
+                )
+            )
+        return np.asarray(rows)
+
+    def close(self) -> None:
+        if self.client >= 0 and pb.isConnected(self.client):
+            pb.disconnect(self.client)
+        self.client = -1
+
+    def __enter__(self) -> RevoluteWorld:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
