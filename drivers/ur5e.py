@@ -1,0 +1,343 @@
+"""UR5e `Arm` over ur_rtde: servoJ streaming, moveJ homing, safety state, reconnection.
+
+Limits and NaN checks happen in `Arm.servo()/move_to()` before any `_apply_*`
+hook runs, so nothing invalid reaches ur_rtde. Liveness does not rely on
+ur_rtde noticing a dead controller: every command and state read checks that
+the controller's RTDE timestamp advanced within `stale_after_s`, and raises
+`DeviceTimeoutError` otherwise (a killed controller is also reported by ur_rtde
+itself, within milliseconds, as an exception that is mapped to the same error).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import numpy as np
+
+from dexscrew_sdk import joints
+from dexscrew_sdk.config import limits_from_params, workspace_from_params
+from dexscrew_sdk.errors import (
+    ConfigError,
+    DeviceFault,
+    DeviceNotConnected,
+    DeviceTimeoutError,
+    ProtectiveStopError,
+)
+from dexscrew_sdk.interfaces import Arm
+from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
+from dexscrew_sdk.safety import JointLimits, Workspace, as_vector
+
+ROBOT_MODE_RUNNING = 7
+SAFETY_MODE_NAMES = {
+    1: "NORMAL",
+    2: "REDUCED",
+    3: "PROTECTIVE_STOP",
+    4: "RECOVERY",
+    5: "SAFEGUARD_STOP",
+    6: "SYSTEM_EMERGENCY_STOP",
+    7: "ROBOT_EMERGENCY_STOP",
+    8: "VIOLATION",
+    9: "FAULT",
+}
+INSTALL_HINT = "the UR5e driver needs ur_rtde: pip install 'dexscrew-sdk[hardware]' (or pip install ur-rtde)"
+
+
+class RobotEmergencyStopError(DeviceFault):
+    """The robot's emergency stop is pressed; release the button on the pendant, then power on again."""
+
+
+@dataclass
+class UR5eConfig:
+    host: str = "192.168.1.102"
+    frequency_hz: float = 500.0  # RTDE and servo rate (<= 500 on e-Series)
+    lookahead_s: float = 0.1  # servoJ lookahead, 0.03 .. 0.2
+    gain: float = 300.0  # servoJ gain, 100 .. 2000
+    move_acceleration: float = 1.4  # moveJ, rad/s^2
+    stop_deceleration: float = 2.0  # stopJ/servoStop, rad/s^2
+    tcp: list[float] = field(default_factory=lambda: [0.0] * 6)  # x y z [m], rotation vector [rad]
+    payload_kg: float = 0.0
+    payload_cog_m: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    stale_after_s: float = 0.2  # controller silence that counts as a lost connection
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> UR5eConfig:
+        known = set(cls.__dataclass_fields__)
+        try:
+            cfg = cls(**{k: params[k] for k in known if k in params})
+            cfg.frequency_hz, cfg.lookahead_s, cfg.gain = float(cfg.frequency_hz), float(cfg.lookahead_s), float(cfg.gain)
+            cfg.payload_kg, cfg.host = float(cfg.payload_kg), str(cfg.host)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"ur5e: bad parameter: {exc}") from None
+        try:
+            cfg.tcp = as_vector(cfg.tcp, 6, "ur5e tcp").tolist()
+            cfg.payload_cog_m = as_vector(cfg.payload_cog_m, 3, "ur5e payload_cog_m").tolist()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        checks = (
+            (0 < cfg.frequency_hz <= 500, f"frequency_hz must be in (0, 500], got {cfg.frequency_hz}"),
+            (0.03 <= cfg.lookahead_s <= 0.2, f"lookahead_s must be in [0.03, 0.2], got {cfg.lookahead_s}"),
+            (100 <= cfg.gain <= 2000, f"gain must be in [100, 2000], got {cfg.gain}"),
+            (0 <= cfg.payload_kg <= 5.0, f"payload_kg must be in [0, 5] (UR5e rating), got {cfg.payload_kg}"),
+            (cfg.stale_after_s > 0, "stale_after_s must be positive"),
+        )
+        for ok, why in checks:
+            if not ok:
+                raise ConfigError(f"ur5e: {why}")
+        return cfg
+
+
+def _ur_rtde_classes() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    try:
+        import rtde_control
+        import rtde_receive
+    except ImportError as exc:
+        raise DeviceNotConnected(f"{INSTALL_HINT} ({exc})") from None
+    return rtde_control.RTDEControlInterface, rtde_receive.RTDEReceiveInterface
+
+
+class UR5eArm(Arm):
+    def __init__(
+        self,
+        config: UR5eConfig,
+        limits: JointLimits | None = None,
+        workspace: Workspace | None = None,
+        interfaces: tuple[Callable[..., Any], Callable[..., Any]] | None = None,
+    ) -> None:
+        super().__init__(limits, workspace, np.asarray(config.tcp), 1.0 / config.frequency_hz)
+        self.config = config
+        self._interfaces = interfaces
+        self._control: Any = None
+        self._receive: Any = None
+        self._mode = DeviceMode.IDLE
+        self._cmd_seq = -1
+        self._state_seq = 0
+        self._last_stamp = -1.0
+        self._last_change = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+    def connect(self) -> None:
+        if self._control is not None:
+            return
+        control_cls, receive_cls = self._interfaces or _ur_rtde_classes()
+        host, freq = self.config.host, self.config.frequency_hz
+        try:
+            self._receive = receive_cls(host, freq)
+            self._control = control_cls(host, freq)
+        except RuntimeError as exc:
+            self._drop()
+            raise DeviceNotConnected(
+                f"UR5e at {host}: cannot connect ({exc}); check the network, that the robot is powered on, "
+                "brakes released and in remote control mode"
+            ) from None
+        self._last_stamp, self._last_change = -1.0, time.monotonic()
+        self._call("setTcp", list(self.config.tcp))
+        self._call("setPayload", self.config.payload_kg, list(self.config.payload_cog_m))
+        self._mode = DeviceMode.IDLE
+
+    def close(self) -> None:
+        if self._control is not None:
+            try:
+                self._control.stopScript()
+            except RuntimeError:
+                pass  # already gone
+        self._drop()
+
+    def reconnect(self) -> None:
+        """Drop whatever is left of the old session and open a new one."""
+        self._drop()
+        self.connect()
+
+    def _drop(self) -> None:
+        """Forget the session; ur_rtde's destructors may block for a while, so they run in a thread."""
+        old = [i for i in (self._control, self._receive) if i is not None]
+        self._control = self._receive = None
+        if old:
+            threading.Thread(target=_dispose, args=(old,), daemon=True).start()
+
+    def info(self) -> DeviceInfo:
+        c = self.config
+        return DeviceInfo(
+            "arm",
+            "ur5e",
+            joints.ARM_JOINT_NAMES,
+            tuple(self.limits.lower_rad),
+            tuple(self.limits.upper_rad),
+            tuple(self.limits.max_speed_rad_s),
+            c.frequency_hz,
+            extra={"host": c.host, "lookahead_s": c.lookahead_s, "gain": c.gain, "tcp": list(c.tcp)},
+        )
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> ArmState:
+        receive = self._live_receive()
+        q = np.asarray(receive.getActualQ(), dtype=float)
+        qd = np.asarray(receive.getActualQd(), dtype=float)
+        self._state_seq += 1
+        return ArmState(
+            seq=self._state_seq,
+            stamp_ns=time.monotonic_ns(),
+            q_rad=q,
+            qd_rad_s=qd,
+            tcp_pose=np.asarray(receive.getActualTCPPose(), dtype=float),
+            tcp_force_n=np.asarray(receive.getActualTCPForce(), dtype=float),
+            mode=self._current_mode(receive),
+            cmd_seq=self._cmd_seq,
+        )
+
+    def _current_mode(self, receive: Any) -> DeviceMode:
+        if self.emergency_stopped or receive.isEmergencyStopped():
+            return DeviceMode.EMERGENCY_STOP
+        if receive.isProtectiveStopped():
+            return DeviceMode.PROTECTIVE_STOP
+        if receive.getRobotMode() != ROBOT_MODE_RUNNING:
+            return DeviceMode.FAULT
+        return self._mode
+
+    def _live_receive(self) -> Any:
+        """The receive interface, after checking the controller is still streaming."""
+        if self._receive is None:
+            raise DeviceNotConnected("UR5e: not connected; call connect() (or reconnect() after a lost connection)")
+        now = time.monotonic()
+        try:
+            stamp = float(self._receive.getTimestamp())
+            connected = self._receive.isConnected()
+        except RuntimeError as exc:
+            self._lost(f"receive failed ({exc})")
+        if stamp != self._last_stamp:
+            self._last_stamp, self._last_change = stamp, now
+        elif not connected or now - self._last_change > self.config.stale_after_s:
+            self._lost(f"no RTDE data for {now - self._last_change:.3f} s")
+        return self._receive
+
+    def _lost(self, why: str) -> NoReturn:
+        self._drop()
+        self._mode = DeviceMode.FAULT
+        raise DeviceTimeoutError(
+            f"UR5e at {self.config.host}: controller connection lost: {why}; call reconnect() once it is back"
+        )
+
+    def _raise_for_safety(self, what: str) -> None:
+        receive = self._live_receive()
+        if receive.isEmergencyStopped():
+            raise RobotEmergencyStopError(f"{what}: the UR5e emergency stop is pressed; release it on the pendant")
+        if receive.isProtectiveStopped():
+            raise ProtectiveStopError(
+                f"{what}: the UR5e is in protective stop (safety mode {SAFETY_MODE_NAMES.get(receive.getSafetyMode())});"
+                " inspect the cause, then call unlock_protective_stop() or release_emergency_stop()"
+            )
+
+    def _call(self, name: str, *args: Any) -> Any:
+        """One ur_rtde control call; False and exceptions become specific errors."""
+        self._raise_for_safety(name)
+        control = self._control
+        if control is None:
+            raise DeviceNotConnected("UR5e: not connected")
+        try:
+            ok = getattr(control, name)(*args)
+        except RuntimeError as exc:
+            self._lost(f"{name} failed ({exc})")
+        if ok is False:
+            self._raise_for_safety(name)
+            if not control.isProgramRunning():
+                raise DeviceFault(f"UR5e: {name} refused: the control script is not running; call reconnect()")
+            raise DeviceFault(f"UR5e: {name} was refused by the controller")
+        return ok
+
+    # ------------------------------------------------------------------ commands
+    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
+        c = self.config
+        # servoJ(q, speed, acceleration, time, lookahead_time, gain): positional only.
+        self._call("servoJ", q_rad.tolist(), 0.5, 0.5, self.servo_period_s, c.lookahead_s, c.gain)
+        self._mode = DeviceMode.SERVOING
+        self._cmd_seq = seq
+
+    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
+        if self._mode == DeviceMode.SERVOING:
+            self._call("servoStop", self.config.stop_deceleration)
+        self._mode = DeviceMode.MOVING
+        try:
+            self._call("moveJ", q_rad.tolist(), speed_rad_s, self.config.move_acceleration, False)
+        finally:
+            self._mode = DeviceMode.IDLE if self._control is not None else DeviceMode.FAULT
+        reached = np.asarray(self._live_receive().getActualQ())
+        if float(np.max(np.abs(reached - q_rad))) > 0.01:
+            raise DeviceFault(f"UR5e: moveJ ended at {np.round(reached, 4).tolist()}, not at the target")
+
+    def _apply_arm_stop(self) -> None:
+        if self._control is None:
+            self._mode = DeviceMode.STOPPED
+            return
+        try:
+            if self._mode == DeviceMode.SERVOING:
+                self._control.servoStop(self.config.stop_deceleration)
+            else:
+                self._control.stopJ(self.config.stop_deceleration, False)
+        except RuntimeError:
+            pass  # a dead controller is not moving the arm either
+        self._mode = DeviceMode.STOPPED
+
+    def _apply_release(self) -> None:
+        """Releasing the SDK's stop latch also clears a protective stop (after the operator checked the cause)."""
+        if self._receive is not None and self._receive.isProtectiveStopped():
+            self.unlock_protective_stop()
+
+    def unlock_protective_stop(self, timeout_s: float = 5.0) -> None:
+        """Dashboard `unlock protective stop`, then restart the control script."""
+        from dashboard_client import DashboardClient
+
+        dashboard = DashboardClient(self.config.host)
+        try:
+            dashboard.connect()
+            dashboard.unlockProtectiveStop()
+            dashboard.closeSafetyPopup()
+        except RuntimeError as exc:
+            raise DeviceFault(f"UR5e: unlock protective stop failed ({exc})") from None
+        finally:
+            dashboard.disconnect()
+        deadline = time.monotonic() + timeout_s
+        while self._live_receive().isProtectiveStopped():
+            if time.monotonic() > deadline:
+                raise ProtectiveStopError("UR5e: protective stop not released (UR allows it 5 s after the stop)")
+            time.sleep(0.01)  # polling the controller's state at its own rate
+        control = self._control
+        if control is not None and not control.isProgramRunning():
+            control.reuploadScript()
+            while not control.isProgramRunning():
+                if time.monotonic() > deadline:
+                    raise DeviceFault("UR5e: the control script did not restart after unlocking")
+                time.sleep(0.01)
+        self._mode = DeviceMode.IDLE
+
+
+def _dispose(interfaces: list[Any]) -> None:
+    for iface in interfaces:
+        try:
+            iface.disconnect()
+        except RuntimeError:
+            pass  # the controller is gone; nothing left to close
+
+
+NODE_KEYS = {"devices", "lockstep", "control_hz", "limits", "workspace"}
+
+
+def make_ur5e_node(params: dict[str, Any]) -> Hosted:
+    """Device factory for `factory = "ur5e"`: serves the arm of a real (or emulated) UR5e."""
+    unknown = set(params) - NODE_KEYS - set(UR5eConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"ur5e node: unknown parameters {sorted(unknown)}")
+    wanted = list(params.get("devices", ["arm"]))
+    if wanted != ["arm"]:
+        raise ConfigError(f"a ur5e node serves exactly ['arm'], not {wanted}")
+    if params.get("lockstep"):
+        raise ConfigError("a ur5e node runs in real time; set cell.lockstep = false")
+    arm = UR5eArm(
+        UR5eConfig.from_params(params),
+        limits=limits_from_params(params.get("limits"), "arm"),
+        workspace=workspace_from_params(params.get("workspace")),
+    )
+    return Hosted({"arm": arm})
