@@ -20,7 +20,7 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from dexscrew_sdk import codec
 from dexscrew_sdk.codec import Message
-from dexscrew_sdk.errors import CodecError, DeviceTimeoutError, RemoteCallError
+from dexscrew_sdk.errors import CodecError, ConfigError, DeviceTimeoutError, RemoteCallError
 from dexscrew_sdk.messages import rpc_request
 
 DEFAULT_HOST = "127.0.0.1"
@@ -28,6 +28,7 @@ DEFAULT_HOST = "127.0.0.1"
 NOBLOCK = int(zmq.NOBLOCK)
 POLLIN = int(zmq.POLLIN)
 SNDMORE = int(zmq.SNDMORE)
+TRANSPORT_MAX_FRAME_BYTES = 16 * codec.MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class CurveKeys:
     authorized_clients_dir: Path | None = None  # nodes only
 
     def apply_server(self, sock: zmq.Socket) -> None:
-        public, secret = zmq.auth.load_certificate(str(self.own_secret_file))
+        public, secret = _load_certificate(self.own_secret_file)
         sock.curve_secretkey = secret
         sock.curve_publickey = public
         sock.curve_server = True
@@ -72,11 +73,20 @@ class CurveKeys:
     def apply_client(self, sock: zmq.Socket) -> None:
         if self.server_public_file is None:
             raise ValueError("a CURVE client needs server_public_file")
-        public, secret = zmq.auth.load_certificate(str(self.own_secret_file))
-        server_public, _ = zmq.auth.load_certificate(str(self.server_public_file))
+        public, secret = _load_certificate(self.own_secret_file)
+        server_public, _ = _load_certificate(self.server_public_file)
         sock.curve_secretkey = secret
         sock.curve_publickey = public
         sock.curve_serverkey = server_public
+
+
+def _load_certificate(path: Path) -> tuple[bytes, bytes | None]:
+    try:
+        return zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"CURVE certificate {path} is missing or invalid ({exc}); create keys with `dexscrew keygen`"
+        ) from None
 
 
 def generate_keys(directory: Path, name: str) -> tuple[Path, Path]:
@@ -103,7 +113,9 @@ class Context:
     def socket(self, kind: int, server: bool) -> zmq.Socket:
         sock = self.zmq.socket(kind)
         sock.linger = 0
-        sock.setsockopt(zmq.MAXMSGSIZE, codec.MAX_MESSAGE_BYTES)
+        # zmq drops the *connection* of a peer exceeding this: keep it well above the codec's
+        # limit so ordinary oversized messages are received, counted and refused by decode().
+        sock.setsockopt(zmq.MAXMSGSIZE, TRANSPORT_MAX_FRAME_BYTES)
         if self.curve is not None:
             (self.curve.apply_server if server else self.curve.apply_client)(sock)
         return sock
@@ -208,6 +220,12 @@ class RpcClient:
         self._ids = itertools.count(1)
 
     def call(self, device: str, method: str, args: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
+        return self.request(device, method, args, timeout_s).fields.get("result")
+
+    def request(
+        self, device: str, method: str, args: dict[str, Any] | None = None, timeout_s: float | None = None
+    ) -> Message:
+        """Send one call and return the node's reply message; raises on timeout or remote error."""
         request_id = next(self._ids)
         send(self.sock, b"rpc", rpc_request(request_id, device, method, args or {}))
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
@@ -218,14 +236,14 @@ class RpcClient:
                     f"no reply to {device}.{method} within {timeout_s or self.timeout_s:.2f} s; is the node running?"
                 )
             try:
-                _, reply = codec.decode(self.sock.recv_multipart(copy=False))
+                _, reply = codec.decode(self.sock.recv_multipart())
             except CodecError:
                 continue
             if reply.type != "rpc_reply" or reply.seq != request_id:
                 continue  # a late reply to an earlier call that timed out
             if not reply.fields.get("ok", False):
                 raise RemoteCallError(str(reply.fields.get("error_kind", "Error")), str(reply.fields.get("error", "")))
-            return reply.fields.get("result")
+            return reply
 
     def close(self) -> None:
         self.sock.close(0)

@@ -111,6 +111,7 @@ class LockstepClock(Clock):
 
     def wait(self) -> None:
         for node in self.nodes:
-            reply = node.call("", "tick", {"periods": 1}, timeout_s=self.timeout_s)
+            # Commands and ticks travel on different sockets: name the commands this tick must follow.
+            args = {"periods": 1, "after": dict(node.sent_seq)}
+            reply = node.call("", "tick", args, timeout_s=self.timeout_s)  # waits for the tick's states
             self._time_s = float(reply["sim_time_s"])
-            node.await_states(reply["published"], self.timeout_s)

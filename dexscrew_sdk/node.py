@@ -22,7 +22,7 @@ import zmq
 from dexscrew_sdk import codec
 from dexscrew_sdk.bus import NOBLOCK, Context, CurveKeys, Endpoints, send
 from dexscrew_sdk.codec import Message
-from dexscrew_sdk.errors import CodecError, CommandRejected, DexscrewError
+from dexscrew_sdk.errors import CodecError, CommandRejected, DeviceTimeoutError, DexscrewError
 from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, World
 from dexscrew_sdk.messages import STATE_ENCODERS, state_topic
 
@@ -52,6 +52,7 @@ class NodeStats:
     received: int = 0
     applied: int = 0
     rejected: int = 0
+    superseded: int = 0  # valid streaming commands replaced by a newer one before being applied
     watchdog_stops: int = 0
     published: int = 0
     last_error: str = ""
@@ -95,6 +96,7 @@ class Node:
         self._busy: dict[str, _Pending] = {}
         self._sim_time_s = 0.0
         self._last_seq: dict[str, int] = {}
+        self._received_seq: dict[str, int] = {}  # newest command seq seen per device, applied or not
         self._handlers = self._rpc_table()
 
     # ---------------------------------------------------------------- lifecycle
@@ -167,6 +169,8 @@ class Node:
             except CodecError as exc:
                 self._reject(f"malformed command: {exc}")
                 continue
+            if topic in newest:
+                self.stats.superseded += 1
             newest[topic] = msg  # newest wins per device
         for topic, msg in newest.items():
             self._apply_command(topic, msg)
@@ -174,6 +178,8 @@ class Node:
     def _apply_command(self, topic: bytes, msg: Message) -> None:
         name = topic.decode(errors="replace")
         dev = self.devices.get(name)
+        if dev is not None:
+            self._received_seq[name] = max(self._received_seq.get(name, -1), msg.seq)
         try:
             if name in self._busy:
                 raise CommandRejected(f"{name} is executing {self._busy[name].what}")
@@ -269,21 +275,34 @@ class Node:
                     f"node {self.options.name} has {device!r} ({sorted(self.devices)})"
                 )
             result = handler(dev, args, identity, msg.seq)
-        except (DexscrewError, TypeError, ValueError, KeyError) as exc:
+            publish = [device] if device in self.devices else list(self.devices) if method == "tick" else []
+        except Exception as exc:  # a failing call must never take the node down
+            if not isinstance(exc, (DexscrewError, TypeError, ValueError, KeyError)):
+                log.exception("%s.%s failed", device, method)
             self._reply(identity, msg.seq, ok=False, error_kind=type(exc).__name__, error=str(exc))
             return
-        if result is _DEFERRED:
-            return
-        if device in self.devices:
-            self._publish(device)  # so the caller's next state() already shows the effect
-        self._reply(identity, msg.seq, ok=True, result=result)
+        if result is not _DEFERRED:
+            self._reply(identity, msg.seq, ok=True, result=result, publish=publish)
 
     def _reply(
-        self, identity: bytes, request_id: int, ok: bool, result: Any = None, error_kind: str = "", error: str = ""
+        self,
+        identity: bytes,
+        request_id: int,
+        ok: bool,
+        result: Any = None,
+        error_kind: str = "",
+        error: str = "",
+        publish: list[str] | None = None,
     ) -> None:
-        fields = {"ok": ok, "result": result, "error_kind": error_kind, "error": error}
+        """Publish the states the call changed first, and name them, so the caller can wait for them."""
+        published: dict[str, int] = {}
+        for name in publish or []:
+            self._publish(name)
+            if name in self._last_seq:
+                published[name] = self._last_seq[name]
+        fields = {"ok": ok, "result": result, "error_kind": error_kind, "error": error, "published": published}
         frames = codec.encode(b"rpc", Message("rpc_reply", request_id, time.monotonic_ns(), fields))
-        self._rpc.send_multipart([identity, *frames], copy=False)
+        self._rpc.send_multipart([identity, *frames])
 
     def _finish_pending(self) -> None:
         for name, p in list(self._busy.items()):
@@ -293,7 +312,7 @@ class Node:
                 self._reply(p.identity, p.request_id, ok=False, error_kind=type(exc).__name__, error=str(exc))
             elif p.done():
                 del self._busy[name]
-                self._reply(p.identity, p.request_id, ok=True)
+                self._reply(p.identity, p.request_id, ok=True, publish=[name])
             elif time.monotonic() > p.deadline:
                 del self._busy[name]
                 dev = self.devices[name]
@@ -344,11 +363,20 @@ class Node:
         periods = int(args.get("periods", 1))
         if not 1 <= periods <= 100_000:
             raise CommandRejected(f"tick periods must be in [1, 100000], got {periods}")
+        self._await_commands(dict(args.get("after", {})))
         for _ in range(periods):
             self._advance(self.hosted.sim.control_period_s)
         self._check_watchdog()
-        self._publish_all()
-        return {"sim_time_s": self._sim_time_s, "published": dict(self._last_seq)}
+        return {"sim_time_s": self._sim_time_s}
+
+    def _await_commands(self, after: dict[str, int], timeout_s: float = 1.0) -> None:
+        """Take in the commands a tick names before stepping, whatever order the sockets delivered them."""
+        deadline = time.monotonic() + timeout_s
+        while any(self._received_seq.get(d, -1) < int(s) for d, s in after.items() if d in self.devices):
+            if time.monotonic() > deadline:
+                raise DeviceTimeoutError(f"commands {after} named by a tick never arrived")
+            if self._cmd.poll(10):
+                self._handle_commands()
 
     def _rpc_move_to(self, dev: Arm, args: dict[str, Any], identity: bytes, rid: int) -> object:
         name = self._name_of(dev)

@@ -162,6 +162,8 @@ class SyntheticTactile(TactileSensor):
         blob = np.exp(-(((r - rows / 2) / 2.0) ** 2 + ((c - cols / 2) / 2.5) ** 2))
         self._blob = (blob / blob.sum()).reshape(-1).astype(np.float32)
         self._seq = 0
+        self._force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
+        self.sample()
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(
@@ -172,6 +174,12 @@ class SyntheticTactile(TactileSensor):
         )
 
     def frame(self) -> TactileFrame:
+        """The latest sample; reading never consumes randomness, so lockstep runs stay deterministic."""
+        self._seq += 1
+        return TactileFrame(self._seq, time.monotonic_ns(), self._force.copy())
+
+    def sample(self) -> None:
+        """Take a new reading from the hand's pose (called by the cell as it advances)."""
         q = self._hand.q
         force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
         for tip, idx in enumerate(self._FINGER_JOINTS):
@@ -180,8 +188,7 @@ class SyntheticTactile(TactileSensor):
         force += self._rng.normal(0.0, self.noise_n, force.shape).astype(np.float32)
         force[np.abs(force) < self.THRESHOLD_N] = 0.0
         np.clip(force, -self.SATURATION_N, self.SATURATION_N, out=force)
-        self._seq += 1
-        return TactileFrame(self._seq, time.monotonic_ns(), force)
+        self._force = force
 
 
 class KinematicCell(Simulated):
@@ -209,6 +216,7 @@ class KinematicCell(Simulated):
             self.time_s += h
             self.arm.step(h)
             self.hand.step(h)
+        self.tactile.sample()
 
     def devices(self) -> dict[str, Device]:
         return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile}

@@ -38,6 +38,7 @@ from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode, HandState, Ta
 from dexscrew_sdk.safety import JointLimits
 
 DEFAULT_STALE_AFTER_S = 0.25
+FIRST_STATE_TIMEOUT_S = 2.0
 
 
 class NodeClient:
@@ -54,24 +55,35 @@ class NodeClient:
         self._own_ctx = ctx is None
         self.ctx = ctx or Context(curve)
         self.endpoints = endpoints
-        self.sub = StateSubscriber(self.ctx, endpoints.state, [state_topic(d) for d in devices])
+        self.subscribed = {state_topic(d) for d in devices}
+        self.sub = StateSubscriber(self.ctx, endpoints.state, sorted(self.subscribed))
         self.cmd = CommandSender(self.ctx, endpoints.command)
         self.rpc = RpcClient(self.ctx, endpoints.rpc, rpc_timeout_s)
         self._rx_time: dict[bytes, float] = {}
+        self.sent_seq: dict[str, int] = {}  # last streaming command per device, for lockstep ticks
+
+    def send_command(self, device: str, msg: Message) -> None:
+        self.sent_seq[device] = msg.seq
+        self.cmd.send(device.encode(), msg)
 
     def latest(self, device: str, stale_after_s: float) -> Message:
-        """Newest state of a device; waits up to stale_after_s for one if the last is old."""
+        """Newest state of a device, or DeviceTimeoutError once none arrived for stale_after_s."""
         topic = state_topic(device)
         self._pump(0.0)
-        if time.monotonic() - self._rx_time.get(topic, -1e9) > stale_after_s:
-            deadline = time.monotonic() + stale_after_s
-            while self._rx_time.get(topic, -1e9) < deadline - stale_after_s:
+        last = self._rx_time.get(topic)
+        if last is None:  # a fresh subscription needs a moment to join
+            deadline = time.monotonic() + FIRST_STATE_TIMEOUT_S
+            while topic not in self._rx_time:
                 if time.monotonic() >= deadline:
                     raise DeviceTimeoutError(
-                        f"{device}: no state from {self.endpoints.state} for {stale_after_s:.2f} s; "
-                        "is its node running?"
+                        f"{device}: no state from {self.endpoints.state} within {FIRST_STATE_TIMEOUT_S:.1f} s "
+                        "of subscribing; is its node running?"
                     )
                 self._pump(deadline - time.monotonic())
+        elif time.monotonic() - last > stale_after_s:
+            raise DeviceTimeoutError(
+                f"{device}: no state from {self.endpoints.state} for {stale_after_s:.2f} s; is its node running?"
+            )
         return self.sub.latest[topic]
 
     def await_states(self, min_seq: dict[str, int], timeout_s: float) -> None:
@@ -88,14 +100,20 @@ class NodeClient:
                 self._pump(deadline - time.monotonic())
 
     def call(self, device: str, method: str, args: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
-        """RPC that re-raises the node's SDK exceptions as their own types."""
+        """RPC that re-raises the node's SDK exceptions as their own types and returns only
+        once the states the call published have arrived here."""
         try:
-            return self.rpc.call(device, method, args, timeout_s)
+            reply = self.rpc.request(device, method, args, timeout_s)
         except RemoteCallError as exc:
             cls = error_class(exc.kind)
             if cls is None:
                 raise
             raise cls(exc.remote_message) from None
+        published = reply.fields.get("published") or {}
+        mine = {d: s for d, s in published.items() if state_topic(d) in self.subscribed}
+        if mine:
+            self.await_states(mine, self.rpc.timeout_s if timeout_s is None else timeout_s)
+        return reply.fields.get("result")
 
     def _pump(self, timeout_s: float) -> None:
         """Wait up to timeout_s for one message, then take whatever else is queued."""
@@ -133,6 +151,20 @@ class _RemoteMixin:
     def _latest(self) -> Message:
         return self.node.latest(self.device, self.stale_after_s)
 
+    # -- actuated proxies only (arm, hand): the e-stop latch lives at the node
+    def _require_commandable(self, what: str) -> None:
+        super()._require_commandable(what)  # type: ignore[misc]
+        if self.state().mode == DeviceMode.EMERGENCY_STOP:  # type: ignore[attr-defined]
+            raise EmergencyStopActive(f"{what} refused: {self.device} is emergency-stopped at its node")
+
+    def emergency_stop(self) -> None:
+        self._estopped = True
+        self.node.call(self.device, "emergency_stop")
+
+    def release_emergency_stop(self) -> None:
+        self.node.call(self.device, "release_emergency_stop")
+        self._estopped = False
+
 
 class RemoteArm(_RemoteMixin, Arm):
     def __init__(self, node: NodeClient, device: str = "arm", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
@@ -145,13 +177,8 @@ class RemoteArm(_RemoteMixin, Arm):
     def state(self) -> ArmState:
         return message_to_arm_state(self._latest())
 
-    def _require_commandable(self, what: str) -> None:
-        super()._require_commandable(what)
-        if self.state().mode == DeviceMode.EMERGENCY_STOP:
-            raise EmergencyStopActive(f"{what} refused: {self.device} is emergency-stopped at its node")
-
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
-        self.node.cmd.send(self.device.encode(), arm_servo_message(q_rad, seq))
+        self.node.send_command(self.device, arm_servo_message(q_rad, seq))
 
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
         args = {"q_rad": q_rad.tolist(), "speed_rad_s": speed_rad_s, "timeout_s": timeout_s}
@@ -159,14 +186,6 @@ class RemoteArm(_RemoteMixin, Arm):
 
     def _apply_arm_stop(self) -> None:
         self.node.call(self.device, "stop")
-
-    def emergency_stop(self) -> None:
-        self._estopped = True
-        self.node.call(self.device, "emergency_stop")
-
-    def release_emergency_stop(self) -> None:
-        self.node.call(self.device, "release_emergency_stop")
-        self._estopped = False
 
 
 class RemoteHand(_RemoteMixin, Hand):
@@ -192,18 +211,10 @@ class RemoteHand(_RemoteMixin, Hand):
             self.node._pump(min(0.01, deadline - time.monotonic()))
 
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
-        self.node.cmd.send(self.device.encode(), hand_command_message(q_rad, kp, kd, seq))
+        self.node.send_command(self.device, hand_command_message(q_rad, kp, kd, seq))
 
     def _apply_hand_stop(self) -> None:
         self.node.call(self.device, "stop")
-
-    def emergency_stop(self) -> None:
-        self._estopped = True
-        self.node.call(self.device, "emergency_stop")
-
-    def release_emergency_stop(self) -> None:
-        self.node.call(self.device, "release_emergency_stop")
-        self._estopped = False
 
 
 class RemoteTactile(_RemoteMixin, TactileSensor):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dexscrew_sdk import config
 from dexscrew_sdk.errors import DeviceTimeoutError
 from dexscrew_sdk.remote import NodeClient
 
@@ -75,16 +76,15 @@ class NodeProcess:
                 self.proc.wait()
 
 
-def start_node(config: Path, name: str, overrides: list[str], ready_timeout_s: float = 30.0) -> NodeProcess:
-    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", str(config), "--name", name]
+def start_node(config_path: Path, name: str, overrides: list[str], ready_timeout_s: float = 30.0) -> NodeProcess:
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", str(config_path), "--name", name]
     for o in overrides:
         cmd += ["--set", o]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this function; a file, not a pipe: a chatty node must never block on a full pipe
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
-    base = next(int(o.split("=")[1]) for o in overrides if o.startswith(f"nodes.{name}.base_port="))
-    from dexscrew_sdk.bus import Endpoints
-
-    client = NodeClient(Endpoints(base_port=base), [])
+    cfg = config.load(config_path, overrides)
+    base = cfg.nodes[name].base_port
+    client = NodeClient(cfg.endpoints(name), [], curve=cfg.client_curve(name))
     try:
         deadline = time.monotonic() + ready_timeout_s
         while True:
@@ -100,7 +100,7 @@ def start_node(config: Path, name: str, overrides: list[str], ready_timeout_s: f
                     raise
     finally:
         client.close()
-    return NodeProcess(proc, config, overrides, base)
+    return NodeProcess(proc, config_path, overrides, base)
 
 
 @pytest.fixture
