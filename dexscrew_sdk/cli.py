@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="shorter run (smoke test, not for reporting)")
     p.set_defaults(func=_cmd_bench)
 
+    from dexscrew_sdk import demo
+
+    demo.register(sub)
+
     for module_name in PLUGIN_COMMANDS:
         try:
             module = importlib.import_module(module_name)
