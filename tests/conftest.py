@@ -96,8 +96,11 @@ def start_node(config_path: Path, name: str, overrides: list[str], ready_timeout
                 break
             except DeviceTimeoutError:
                 if time.monotonic() > deadline:
-                    proc.kill()
                     raise
+    except BaseException:
+        proc.kill()  # never leave a half-started node behind
+        proc.wait()
+        raise
     finally:
         client.close()
     return NodeProcess(proc, config_path, overrides, base)
