@@ -167,9 +167,9 @@ def hand_links_xml(opt: HandModelOptions | None = None) -> str:
 
 def hand_urdf(opt: HandModelOptions | None = None) -> str:
     """A standalone XHand robot (load with useFixedBase to fix it in space)."""
-    return _lines(f'<?xml version="1.0"?><robot name="xhand">{MATERIALS}{hand_links_xml(opt)}</robot>')
+    return lines(f'<?xml version="1.0"?><robot name="xhand">{MATERIALS}{hand_links_xml(opt)}</robot>')
 
 
-def _lines(xml: str) -> str:
+def lines(xml: str) -> str:
     """One element per line: PyBullet's URDF reader fails on very long lines."""
     return xml.replace("><", ">\n<")

@@ -1,0 +1,239 @@
+"""The full twin cell: TwinArm, TwinHand, TwinTactile and TwinWorld over one Scene.
+
+TwinCell.advance(dt) accumulates time and steps physics at 200 Hz; once per
+control period it refreshes the hand motors, the thread friction and the
+cached states, so what the node publishes depends only on simulated time
+(lockstep runs are bit-identical for a seed). A non-finite or exploding state
+is logged, counted and answered by rebuilding the last scene.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from dexscrew_sdk import joints
+from dexscrew_sdk.errors import DeviceTimeoutError
+from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, new_arm_state
+from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
+from twins.rl_world import ARMATURE_KGM2, MIN_MOTOR_FORCE_NM
+from twins.scene import Scene, TaskParams
+from twins.tactile import TaxelModel
+from twins.world import TwinWorld
+
+log = logging.getLogger(__name__)
+
+
+class TwinArm(Arm):
+    """Servo targets tracked at the UR5e's joint speed limit; begin_move/move_finished for the node."""
+
+    def __init__(self, cell: TwinCell, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cell = cell
+        self.mode, self.cmd_seq, self._state_seq = DeviceMode.IDLE, -1, 0
+        self._move: tuple[np.ndarray, np.ndarray, float, float] | None = None
+        self.sync()
+
+    def sync(self) -> None:
+        """Hold wherever the scene put the arm (after a reset)."""
+        self.q, self.qd = self._cell.scene.arm_states()
+        self.setpoint = self.q.copy()
+        self.target = self.q.copy()
+        self._move = None
+
+    def info(self) -> DeviceInfo:
+        lim = self.limits
+        return DeviceInfo(
+            "arm", "twin-ur5e", joints.ARM_JOINT_NAMES, tuple(lim.lower_rad), tuple(lim.upper_rad),
+            tuple(lim.max_speed_rad_s), 500.0,
+        )  # fmt: skip
+
+    def state(self):
+        self._state_seq += 1
+        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
+        return new_arm_state(self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, mode, self.cmd_seq)
+
+    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
+        self._move = None
+        self.target, self.mode, self.cmd_seq = q_rad, DeviceMode.SERVOING, seq
+
+    def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
+        duration = float(np.max(np.abs(q_rad - self.setpoint)) / speed_rad_s)
+        self._move = (self.setpoint.copy(), q_rad.copy(), self._cell.time_s, max(duration, 1e-6))
+        self.mode = DeviceMode.MOVING
+
+    def move_finished(self) -> bool:
+        return self._move is None and self.mode != DeviceMode.MOVING
+
+    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
+        self.begin_move(q_rad, speed_rad_s)
+        end = self._cell.time_s + timeout_s
+        while not self.move_finished():
+            if self._cell.time_s > end:
+                self.stop()
+                raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
+            self._cell.advance(self._cell.control_period_s)
+
+    def _apply_arm_stop(self) -> None:
+        self._move = None
+        self.target = self.setpoint.copy()
+        self.mode = DeviceMode.STOPPED
+
+    def substep(self, dt: float) -> None:
+        if self._move is not None:
+            start, goal, t0, duration = self._move
+            s = min(1.0, (self._cell.time_s - t0) / duration)
+            self.setpoint = start + (goal - start) * s
+            if s >= 1.0:
+                self._move, self.target, self.mode = None, goal.copy(), DeviceMode.IDLE
+        else:
+            limit = self.limits.max_speed_rad_s * dt
+            self.setpoint = self.setpoint + np.clip(self.target - self.setpoint, -limit, limit)
+        self._cell.scene.arm_motors(self.setpoint)
+
+
+class TwinHand(Hand):
+    """PD position targets through the engine's motors (same law as the RL world), XHand effort limits."""
+
+    def __init__(self, cell: TwinCell, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cell = cell
+        self.kp = np.full(joints.HAND_DOF, 3.0)
+        self.kd = np.full(joints.HAND_DOF, 0.01)
+        self.mode, self.cmd_seq, self._state_seq = DeviceMode.IDLE, -1, 0
+        self.sync()
+
+    def sync(self) -> None:
+        self.q, self.qd, self.tau = self._cell.scene.hand.joint_states()
+        self.target = self.q.copy()
+
+    def info(self) -> DeviceInfo:
+        lim = self.limits
+        return DeviceInfo(
+            "hand", "twin-xhand", joints.HAND_JOINT_NAMES, tuple(lim.lower_rad), tuple(lim.upper_rad),
+            tuple(lim.max_speed_rad_s), 100.0,
+        )  # fmt: skip
+
+    def state(self) -> HandState:
+        self._state_seq += 1
+        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
+        return HandState(self._state_seq, time.monotonic_ns(), self.q.copy(), self.tau.copy(), mode, self.cmd_seq)
+
+    def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
+        self.target, self.mode, self.cmd_seq = q_rad, DeviceMode.SERVOING, seq
+        if kp is not None:
+            self.kp = kp
+        if kd is not None:
+            self.kd = kd
+
+    def _apply_hand_stop(self) -> None:
+        self.target, self.mode = self.q.copy(), DeviceMode.STOPPED
+
+    def apply_motors(self) -> None:
+        dt = self._cell.scene.dt
+        gain_kp = float(np.mean(self.kp)) * self._cell.gain_scale
+        force = np.clip(
+            self.kp * np.abs(self.target - self.q) + self.kd * np.abs(self.qd),
+            MIN_MOTOR_FORCE_NM,
+            joints.XHAND_EFFORT_NM,
+        )
+        self._cell.scene.hand.position_motors(
+            self.target, gain_kp * dt**2 / ARMATURE_KGM2, float(np.mean(self.kd)) * dt / ARMATURE_KGM2, force
+        )
+
+
+class TwinTactile(TactileSensor):
+    def __init__(self, cell: TwinCell) -> None:
+        super().__init__()
+        self._cell = cell
+        self.force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
+        self._frame_seq = 0
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo("tactile", "twin-xhand-tactile", rate_hz=100.0, extra={"shape": list(joints.TACTILE_SHAPE)})
+
+    def frame(self) -> TactileFrame:
+        self._frame_seq += 1
+        return TactileFrame(self._frame_seq, time.monotonic_ns(), self.force.copy())
+
+
+class TwinCell(Simulated):
+    """Arm, hand, touch and world over one PyBullet scene, advanced by the node's clock."""
+
+    control_period_s = 0.05
+    TACTILE_PERIOD_S = 0.01
+
+    def __init__(self, params: TaskParams | None = None, seed: int = 0, **device_kwargs: Any) -> None:
+        self.scene = Scene()
+        self.params = params or TaskParams()
+        self.seed = seed
+        self.time_s = 0.0
+        self.faults = 0
+        self.gain_scale = 1.0
+        self._acc = 0.0
+        self._since_control = 0.0
+        self._since_tactile = 0.0
+        self.scene.build(self.params)
+        self.taxels = TaxelModel(self.scene.hand, seed)
+        self.arm = TwinArm(self, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
+        self.hand = TwinHand(self, limits=device_kwargs.get("hand_limits"))
+        self.hand.target = self.hand.q.copy()
+        self.tactile = TwinTactile(self)
+        self.world = TwinWorld(self)
+
+    def rebuild(self, params: TaskParams, seed: int, noise_n: float = 0.01, gain_scale: float = 1.0) -> None:
+        self.params, self.seed, self.gain_scale = params, seed, gain_scale
+        self.scene.build(params)
+        self.taxels = TaxelModel(self.scene.hand, seed, noise_n)
+        self.time_s, self._acc, self._since_control, self._since_tactile = 0.0, 0.0, 0.0, 0.0
+        self.arm.sync()
+        self.hand.sync()
+        self.tactile.force[:] = 0.0
+        self.hand.apply_motors()
+
+    def advance(self, dt_s: float) -> None:
+        self._acc += dt_s
+        dt = self.scene.dt
+        stepped = False
+        while self._acc >= dt - 1e-12:
+            self._acc -= dt
+            if self._since_control <= 1e-12:
+                self._control_update()
+            self.arm.substep(dt)
+            self.world.apply_forces()
+            self.scene.step()
+            self.time_s += dt
+            self._since_control = (self._since_control + dt) % self.control_period_s
+            if self._since_control > self.control_period_s - 1e-9:
+                self._since_control = 0.0
+            self._since_tactile += dt
+            stepped = True
+        if stepped:
+            self._read_states()
+
+    def _control_update(self) -> None:
+        self.hand.q, self.hand.qd, self.hand.tau = self.scene.hand.joint_states()
+        self.hand.apply_motors()
+        self.scene.update_task()
+
+    def _read_states(self) -> None:
+        if not self.scene.healthy():
+            self.faults += 1
+            log.error("twin state exploded (NaN or runaway); rebuilding the scene (fault %d)", self.faults)
+            self.rebuild(self.params, self.seed, self.taxels.noise_n, self.gain_scale)
+            return
+        q, qd = self.scene.arm_states()
+        self.arm.q, self.arm.qd = q, qd
+        self.hand.q, self.hand.qd, self.hand.tau = self.scene.hand.joint_states()
+        if self._since_tactile >= self.TACTILE_PERIOD_S - 1e-9:
+            self._since_tactile = 0.0
+            self.tactile.force = self.taxels.frame(self.scene.obj)
+
+    def devices(self) -> dict[str, Device]:
+        return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile, "world": self.world}
+
+    def close(self) -> None:
+        self.scene.close()

@@ -1,0 +1,232 @@
+"""The full twin's physics: UR5e + XHand, and a nut on a threaded bolt or a screwdriver in a screw.
+
+Nut: one multibody on a fixed bolt; a prismatic carrier (axis z) and the nut on a
+revolute child. The carrier's stiff position motor follows pitch x turns every
+physics step (both ways). A JOINT_GEAR constraint couples the same two joints
+exactly when the nut is driven, but the fingers pressing on the nut pushed the
+carrier along the gear's soft direction (1 mm with 0.03 rad of turning at 10
+solver iterations), so the thread is this servo instead. The thread's friction
+torque rises with the hand's tilt away from the bolt axis and with lost downward
+engagement (the nut has gone down the bolt
+but the fingers have not followed), so a static arm stalls the task.
+Screwdriver: the handle rides a free prismatic joint (not constrained along
+the axis, it rests on the screw head under gravity) and a revolute joint; it
+drives the screw only while seated, so lifting or tilting makes it slip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as pb
+
+from dexscrew_sdk import joints, kinematics
+from twins import objects
+from twins.bullet import HandModel, _shapes, link_indices, official_init_canonical, rot_x, rot_y, urdf_file
+from twins.ur5e_model import UR5E_EFFORT_NM, arm_with_hand_urdf
+
+FASTEN_AXIS = np.array([0.0, 0.0, -1.0])  # joint axis: positive angle = clockwise from above
+HAND_POS_M = np.array([-0.45, -0.13, 0.32])  # wrist position in the arm base frame at reset
+ENGAGE_SLACK_M = 0.001  # the fingers may lag the nut by this much before friction rises
+SEAT_TOLERANCE_M = 0.002  # a handle lifted more than this off the screw is not driving it
+THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut does not move it
+
+
+@dataclass
+class TaskParams:
+    task: str = "nut"
+    shape: str = "triangular"
+    pitch_m: float = 0.00175
+    turns_required: float = 4.0
+    base_friction_nm: float = 0.05
+    tilt_friction_nm_per_rad: float = 1.5
+    engage_friction_nm_per_m: float = 1000.0
+    max_friction_nm: float = 3.0
+    scale: float = 1.0
+    mass_kg: float = 0.05
+    lateral_friction: float = 1.0
+    tilt_rad: float = float(np.deg2rad(25.0))
+    pose_offset_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+
+def hand_rotation(tilt_rad: float) -> np.ndarray:
+    """Palm down, fingers pointing away from the arm base (-x), rolled by the method's tilt."""
+    base = np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]])
+    return rot_y(0.0) @ rot_x(tilt_rad) @ base
+
+
+class Scene:
+    """One PyBullet world holding the cell; stepped by TwinCell."""
+
+    def __init__(self, physics_hz: float = 200.0, solver_iterations: int = 10) -> None:
+        self.client = pb.connect(pb.DIRECT)
+        self.dt = 1.0 / physics_hz
+        self.solver_iterations = solver_iterations
+        self.params = TaskParams()
+        self.q_arm0 = joints.UR5E_HOME_RAD.copy()
+
+    # ------------------------------------------------------------------ building
+    def build(self, params: TaskParams) -> None:
+        c = self.client
+        pb.resetSimulation(physicsClientId=c)
+        pb.setGravity(0, 0, -9.81, physicsClientId=c)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=self.dt, numSolverIterations=self.solver_iterations, physicsClientId=c
+        )
+        self.params = params
+        self.robot = pb.loadURDF(urdf_file(arm_with_hand_urdf()), useFixedBase=True, physicsClientId=c)
+        jn, self.links = link_indices(c, self.robot)
+        self.arm_ids = [jn[n] for n in joints.ARM_JOINT_NAMES]
+        self.hand = HandModel.attach(c, self.robot)
+        self.hand.set_friction(1.0, 0.0)
+        target = np.eye(4)
+        target[:3, :3] = hand_rotation(params.tilt_rad)
+        target[:3, 3] = HAND_POS_M
+        q = kinematics.inverse(kinematics.matrix_to_pose(target), joints.UR5E_HOME_RAD)
+        if q is None:
+            raise RuntimeError("no arm pose reaches the twin's start pose; check HAND_POS_M")
+        self.q_arm0 = q
+        for j, v in zip(self.arm_ids, q, strict=True):
+            pb.resetJointState(self.robot, j, float(v), physicsClientId=c)
+        q_hand = official_init_canonical(params.task)
+        centre = self.hand.grasp_centre(q_hand, 0.0) + params.pose_offset_m
+        self.hand.reset_joints(q_hand)
+        self._build_object(centre)
+        self.ref_gap_m = self._grasp_height() - self.object_height()
+        self.turn_offset = 0.0  # screw turns done while seated (screwdriver)
+        self.screw_depth_m = 0.0
+        self.friction_nm = params.base_friction_nm
+
+    def _build_object(self, centre: np.ndarray) -> None:
+        c, p = self.client, self.params
+        geom = objects.object_geometry(p.task, p.shape)
+        col, vis = _shapes(c, geom, p.scale, visual=True)
+        carrier = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.001, physicsClientId=c)
+        bolt_len = centre[2]
+        bolt_vis = pb.createVisualShape(
+            pb.GEOM_CYLINDER,
+            radius=objects.BOLT_RADIUS_M if p.task == "nut" else 0.004,
+            length=bolt_len,
+            visualFramePosition=[0, 0, -bolt_len / 2],
+            rgbaColor=[0.6, 0.6, 0.6, 1],
+            physicsClientId=c,
+        )
+        travel = (p.turns_required + 2.0) * p.pitch_m
+        self.obj = pb.createMultiBody(
+            baseMass=0,
+            baseVisualShapeIndex=bolt_vis,
+            basePosition=list(centre),
+            linkMasses=[0.002, p.mass_kg],
+            linkCollisionShapeIndices=[carrier, col],
+            linkVisualShapeIndices=[-1, vis],
+            linkPositions=[[0, 0, 0], [0, 0, 0]],
+            linkOrientations=[[0, 0, 0, 1]] * 2,
+            linkInertialFramePositions=[[0, 0, 0]] * 2,
+            linkInertialFrameOrientations=[[0, 0, 0, 1]] * 2,
+            linkParentIndices=[0, 1],
+            linkJointTypes=[pb.JOINT_PRISMATIC, pb.JOINT_REVOLUTE],
+            linkJointAxis=[[0, 0, 1], list(FASTEN_AXIS)],
+            physicsClientId=c,
+        )
+        pb.setCollisionFilterGroupMask(self.obj, 0, 0, 0, physicsClientId=c)
+        pb.changeDynamics(self.obj, 1, lateralFriction=p.lateral_friction, physicsClientId=c)
+        pb.setJointMotorControl2(self.obj, 0, pb.VELOCITY_CONTROL, force=0, physicsClientId=c)
+        if p.task == "nut":
+            pb.changeDynamics(self.obj, 0, jointLowerLimit=-travel, jointUpperLimit=travel, physicsClientId=c)
+        else:
+            pb.changeDynamics(self.obj, 0, jointLowerLimit=0.0, jointUpperLimit=0.05, physicsClientId=c)
+        self._set_thread_friction(p.base_friction_nm)
+
+    # ------------------------------------------------------------------ state
+    def object_angle(self) -> float:
+        return float(pb.getJointState(self.obj, 1, physicsClientId=self.client)[0])
+
+    def object_travel(self) -> float:
+        return float(pb.getJointState(self.obj, 0, physicsClientId=self.client)[0])
+
+    def object_height(self) -> float:
+        return float(pb.getLinkState(self.obj, 1, physicsClientId=self.client)[4][2])
+
+    def _grasp_height(self) -> float:
+        """Height of the palm: where the arm holds the fingers (fingertips move with the gait)."""
+        return float(pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=self.client)[4][2])
+
+    def hand_tilt_rad(self) -> float:
+        """Angle between the palm normal and its reset direction: misalignment with the object axis."""
+        s = pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=self.client)
+        r = np.array(pb.getMatrixFromQuaternion(s[5])).reshape(3, 3)
+        return float(np.arccos(np.clip(r[:, 0] @ hand_rotation(self.params.tilt_rad)[:, 0], -1.0, 1.0)))
+
+    def turns_done(self) -> float:
+        if self.params.task == "nut":
+            return self.object_angle() / (2 * np.pi)
+        return self.screw_depth_m / self.params.pitch_m
+
+    # ------------------------------------------------------------------ stepping
+    def _set_thread_friction(self, torque_nm: float) -> None:
+        pb.setJointMotorControl2(
+            self.obj, 1, pb.VELOCITY_CONTROL, targetVelocity=0, force=torque_nm, physicsClientId=self.client
+        )
+
+    def update_task(self) -> None:
+        """Once per control period: thread friction from tilt and engagement; screw progress."""
+        p = self.params
+        tilt = self.hand_tilt_rad()
+        if p.task == "nut":
+            lag = self._grasp_height() - self.object_height() - self.ref_gap_m  # fingers above where they gripped
+            friction = p.base_friction_nm + p.tilt_friction_nm_per_rad * tilt
+            friction += p.engage_friction_nm_per_m * max(0.0, lag - ENGAGE_SLACK_M)
+        else:
+            seated = self.object_travel() - (-self.screw_depth_m) < SEAT_TOLERANCE_M and tilt < np.deg2rad(15)
+            angle = self.object_angle()
+            if seated:  # the screw follows the shaft's turns and goes down with the pitch
+                self.screw_depth_m = max(0.0, (angle - self.turn_offset) / (2 * np.pi) * p.pitch_m)
+                friction = p.base_friction_nm + p.tilt_friction_nm_per_rad * tilt
+            else:  # slipping: the blade spins freely in the slot
+                self.turn_offset = angle - self.screw_depth_m / p.pitch_m * 2 * np.pi
+                friction = 0.01
+            pb.changeDynamics(
+                self.obj, 0, jointLowerLimit=-self.screw_depth_m, jointUpperLimit=0.05, physicsClientId=self.client
+            )
+        self.friction_nm = float(min(friction, p.max_friction_nm))
+        self._set_thread_friction(self.friction_nm)
+
+    def arm_motors(self, q_set: np.ndarray) -> None:
+        pb.setJointMotorControlArray(
+            self.robot,
+            self.arm_ids,
+            pb.POSITION_CONTROL,
+            targetPositions=q_set.tolist(),
+            forces=list(UR5E_EFFORT_NM),
+            physicsClientId=self.client,
+        )
+
+    def arm_states(self) -> tuple[np.ndarray, np.ndarray]:
+        s = pb.getJointStates(self.robot, self.arm_ids, physicsClientId=self.client)
+        return np.array([x[0] for x in s]), np.array([x[1] for x in s])
+
+    def step(self) -> None:
+        if self.params.task == "nut":  # the thread: axial position follows the turns, both ways
+            travel = -self.params.pitch_m * self.object_angle() / (2 * np.pi)
+            pb.setJointMotorControl2(
+                self.obj,
+                0,
+                pb.POSITION_CONTROL,
+                targetPosition=travel,
+                force=THREAD_AXIAL_N,
+                positionGain=0.5,
+                velocityGain=1.0,
+                physicsClientId=self.client,
+            )
+        pb.stepSimulation(physicsClientId=self.client)
+
+    def healthy(self) -> bool:
+        q, qd = self.arm_states()
+        hq, hqd, _ = self.hand.joint_states()
+        vals = np.concatenate([q, qd, hq, hqd, [self.object_angle(), self.object_travel()]])
+        return bool(np.isfinite(vals).all() and np.abs(vals).max() < 1e3)
+
+    def close(self) -> None:
+        if pb.isConnected(self.client):
+            pb.disconnect(self.client)
