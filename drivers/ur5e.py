@@ -10,6 +10,7 @@ itself, within milliseconds, as an exception that is mapped to the same error).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +70,11 @@ class UR5eConfig:
         known = set(cls.__dataclass_fields__)
         try:
             cfg = cls(**{k: params[k] for k in known if k in params})
-            cfg.frequency_hz, cfg.lookahead_s, cfg.gain = float(cfg.frequency_hz), float(cfg.lookahead_s), float(cfg.gain)
+            cfg.frequency_hz, cfg.lookahead_s, cfg.gain = (
+                float(cfg.frequency_hz),
+                float(cfg.lookahead_s),
+                float(cfg.gain),
+            )
             cfg.payload_kg, cfg.host = float(cfg.payload_kg), str(cfg.host)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"ur5e: bad parameter: {exc}") from None
@@ -141,10 +146,8 @@ class UR5eArm(Arm):
 
     def close(self) -> None:
         if self._control is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # already gone
                 self._control.stopScript()
-            except RuntimeError:
-                pass  # already gone
         self._drop()
 
     def reconnect(self) -> None:
@@ -227,7 +230,8 @@ class UR5eArm(Arm):
             raise RobotEmergencyStopError(f"{what}: the UR5e emergency stop is pressed; release it on the pendant")
         if receive.isProtectiveStopped():
             raise ProtectiveStopError(
-                f"{what}: the UR5e is in protective stop (safety mode {SAFETY_MODE_NAMES.get(receive.getSafetyMode())});"
+                f"{what}: the UR5e is in protective stop "
+                f"(safety mode {SAFETY_MODE_NAMES.get(receive.getSafetyMode())});"
                 " inspect the cause, then call unlock_protective_stop() or release_emergency_stop()"
             )
 
@@ -316,10 +320,8 @@ class UR5eArm(Arm):
 
 def _dispose(interfaces: list[Any]) -> None:
     for iface in interfaces:
-        try:
+        with contextlib.suppress(RuntimeError):  # the controller is gone
             iface.disconnect()
-        except RuntimeError:
-            pass  # the controller is gone; nothing left to close
 
 
 NODE_KEYS = {"devices", "lockstep", "control_hz", "limits", "workspace"}

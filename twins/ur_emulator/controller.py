@@ -84,6 +84,7 @@ class EmulatedController:
         self._busy_cmd = NO_CMD
         self._t0 = time.monotonic()
         self._outputs: dict[str, object] = {}
+        self._fresh: set[int] = set()  # double registers the last package carried (others are stale)
         self.tick()
 
     # ------------------------------------------------------------------ outputs
@@ -140,6 +141,7 @@ class EmulatedController:
         """A data package from a client (variables of its input recipe), then the command if any."""
         with self.lock:
             s = self.state
+            self._fresh = {reg[2] for reg in map(register, values) if reg is not None and reg[1] == "double"}
             for name, value in values.items():
                 reg = register(name)
                 if reg is not None and reg[1] == "int":
@@ -164,7 +166,7 @@ class EmulatedController:
                 s.out_int[0] = READY
             return
         s.commands[cmd] = s.commands.get(cmd, 0) + 1
-        log.info("command %d (running=%s, out0=%d)", cmd, s.script_running, s.out_int[0])
+        log.debug("command %d (running=%s, out0=%d)", cmd, s.script_running, s.out_int[0])
         if not s.script_running or s.protective_stop or s.emergency_stop:
             return  # no program to execute it; ur_rtde sees "not running" / the safety bits
         if cmd in REALTIME:
@@ -220,7 +222,7 @@ class EmulatedController:
             s.payload_cog_m = self._args(3, 1)
         elif cmd in (GET_FK_DEFAULT, GET_FK_ARGS):
             q = self.arm.state().q_rad if cmd == GET_FK_DEFAULT else self._args(6)
-            tcp = s.tcp_offset if cmd == GET_FK_DEFAULT or not np.any(self._args(6, 6)) else self._args(6, 6)
+            tcp = self._args(6, 6) if cmd == GET_FK_ARGS and 11 in self._fresh else s.tcp_offset
             s.out_double[:6] = kinematics.forward(q, tcp)
         elif cmd in (GET_IK_ARGS, GET_IK_DEFAULT):
             q_near = self._args(6, 6) if cmd == GET_IK_ARGS else self.arm.state().q_rad

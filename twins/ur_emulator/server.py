@@ -189,9 +189,11 @@ class UREmulator:
             "is in remote control": lambda: "true",
             "isprogramsaved": lambda: "true <unnamed>",
             "get loaded program": lambda: "No program loaded",
-            "unlock protective stop": lambda: "Protective stop releasing"
-            if c.unlock_protective_stop()
-            else "Cannot unlock protective stop until 5s after occurrence. Always inspect cause of protective stop before unlocking",
+            "unlock protective stop": lambda: (
+                "Protective stop releasing"
+                if c.unlock_protective_stop()
+                else "Cannot unlock protective stop: the robot is not in protective stop"
+            ),
             "close safety popup": lambda: "closing safety popup",
             "close popup": lambda: "closing popup",
             "stop": lambda: (c.stop_script(), "Stopped")[1],
@@ -260,7 +262,9 @@ class _RtdeSession:
             self.out_names = [n for n in payload[8:].decode().split(",") if n]
             types = [var_type(n) for n in self.out_names]
             if None in types:
-                log.warning("unknown output variables %s", [n for n, t in zip(self.out_names, types, strict=False) if t is None])
+                log.warning(
+                    "unknown output variables %s", [n for n, t in zip(self.out_names, types, strict=False) if t is None]
+                )
                 self.send(kind, b"\x00" + ",".join(t or "NOT_FOUND" for t in types).encode())
                 return
             self.out_struct = recipe_struct(types)  # type: ignore[arg-type]

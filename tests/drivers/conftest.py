@@ -1,0 +1,85 @@
+"""Fixtures of the driver tests: the UR controller emulator as a separate process.
+
+ur_rtde's RTDE port (30004) is fixed in the client, so at most one emulator runs
+at a time: the fixture is module-scoped and the emulator itself waits for the
+ports to be free before binding.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_XHAND = Path(__file__).resolve().parent / "fake_xhand"
+
+
+@dataclass
+class EmulatorProcess:
+    """One `python -m twins.ur_emulator` child; tests end it by its pid only."""
+
+    proc: subprocess.Popen[str] | None = None
+    started: list[int] = field(default_factory=list)
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "twins.ur_emulator"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.started.append(self.proc.pid)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        line = self.proc.stdout.readline()  # blocks until the emulator has bound its ports
+        if "ready" not in line or time.monotonic() > deadline:
+            self.kill()
+            raise RuntimeError(f"UR emulator did not start: {line!r}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorProcess]:
+    emu = EmulatorProcess()
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def fake_xhand(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The fake vendor SDK on sys.path, with its simulated device state reset."""
+    monkeypatch.syspath_prepend(str(FAKE_XHAND))
+    import xhand_controller.xhand_control as sdk
+
+    sdk.reset_fake()
+    yield sdk
+    sdk.reset_fake()
