@@ -47,8 +47,18 @@ def _ctl(event: str, detail: str = "") -> Message:
     return Message("node_event", 0, time.monotonic_ns(), {"event": event, "detail": detail})
 
 
+def _pin(cpu: int) -> set[int] | None:
+    """Pin this process to one CPU (publisher and subscriber on different cores, both modes alike)."""
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return None
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    return before
+
+
 # ---------------------------------------------------------------- subscribers
 def _sdk_subscriber(endpoint: str, ready: Any, results: Any) -> None:
+    _pin(1)
     ctx = Context()
     sub = StateSubscriber(ctx, endpoint, [TOPIC, CTL])
     ready.set()
@@ -77,6 +87,7 @@ def _sdk_subscriber(endpoint: str, ready: Any, results: Any) -> None:
 
 
 def _raw_subscriber(endpoint: str, ready: Any, results: Any) -> None:
+    _pin(1)
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.SUBSCRIBE, b"")
@@ -192,6 +203,7 @@ def pubsub(quick: bool) -> dict[str, Any]:
     rounds, count = (1, 300) if quick else (3, 2000)
     rate_count_s = 0.3 if quick else 1.0
     pubs, procs, queues = {}, [], {}
+    affinity = _pin(0)
     try:
         for mode, target in (("sdk", _sdk_subscriber), ("raw", _raw_subscriber)):
             endpoint = f"tcp://127.0.0.1:{_free_port()}"
@@ -223,6 +235,8 @@ def pubsub(quick: bool) -> dict[str, Any]:
                 proc.kill()
         for pub in pubs.values():
             pub.close()
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
     sdk, raw = np.asarray(latencies["sdk"]), np.asarray(latencies["raw"])
     out["tactile_pubsub_p50_us"] = float(np.percentile(sdk, 50))
     out["tactile_pubsub_p99_us"] = float(np.percentile(sdk, 99))
