@@ -41,8 +41,8 @@ class TaskParams:
     turns_required: float = 4.0
     base_friction_nm: float = 0.05
     tilt_friction_nm_per_rad: float = 1.5
-    engage_friction_nm_per_m: float = 1000.0
-    max_friction_nm: float = 3.0
+    engage_friction_nm_per_m: float = 2000.0
+    max_friction_nm: float = 6.0
     scale: float = 1.0
     mass_kg: float = 0.05
     lateral_friction: float = 1.0

@@ -1,8 +1,9 @@
 """Fingertip touch from PyBullet contacts: 5 pads x (10 x 12 taxels) x (fx, fy, fz) newtons.
 
 Each contact on a distal link is expressed in that finger's pad frame (x the
-pad normal, y across, z along the pad), its force split into normal (fz,
-pressing = positive) and two shears (fx across, fy along), then spread over
+pad normal, y across, z along the pad): fz is the contact's normal force
+(pressing = positive, also when the rounded tip end touches), fx and fy the
+total force's components across and along the pad, then spread over
 the neighbouring taxels with a Gaussian footprint. Noise, the 0.05 N detection
 threshold and saturation follow the real sensor.
 """
@@ -49,11 +50,11 @@ class TaxelModel:
                 local = rot.T @ (np.array(ct[5]) - origin)
                 # contact normal on B points from the object to the finger: the force on the pad
                 f_world = ct[9] * np.array(ct[7]) + ct[10] * np.array(ct[11]) + ct[12] * np.array(ct[13])
-                f_pad = rot.T @ f_world
+                f_pad = rot.T @ f_world  # shears from the pad-plane components; pressure = the normal force
                 row = np.clip((local[2] / PAD_LENGTH_M + 0.5) * rows - 0.5, 0, rows - 1)
                 col = np.clip((local[1] / PAD_WIDTH_M + 0.5) * cols - 0.5, 0, cols - 1)
                 w = self._spread(row, col)[:, None]
-                force[tip] += w * np.array([f_pad[1], f_pad[2], -f_pad[0]])[None, :]
+                force[tip] += w * np.array([f_pad[1], f_pad[2], ct[9]])[None, :]
         force += self.rng.normal(0.0, self.noise_n, force.shape)
         force[np.abs(force) < THRESHOLD_N] = 0.0
         return np.clip(force, -SATURATION_N, SATURATION_N).astype(np.float32)

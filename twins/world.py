@@ -28,7 +28,7 @@ DEFAULT_RANDOMISATION: dict[str, Any] = {
     "tactile_noise_n": 0.01,
     "gain_scale": [0.9, 1.1],
 }
-ASSIST_TORQUE_NM = 1.0
+ASSIST_TORQUE_NM = 3.0
 ASSIST_DURATION_S = 1.0
 
 
