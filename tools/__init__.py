@@ -1,0 +1,1 @@
+"""Operator tools: calibration, tactile checks, bus monitor. They work over the bus on any cell."""
