@@ -1,0 +1,45 @@
+"""In-process checks of the thread and the fault handling of the full twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+import pytest
+
+from twins.bullet import official_init_canonical
+from twins.cell import TwinCell
+
+
+@pytest.fixture(scope="module")
+def cell():
+    c = TwinCell()
+    yield c
+    c.close()
+
+
+def test_nut_travel_is_pitch_times_turns_both_ways(cell: TwinCell) -> None:
+    cell.world.reset("nut", "hexagonal", seed=0)
+    q = official_init_canonical("nut")
+    q[1:3] -= 0.3
+    cell.hand.command(q)
+    pitch = cell.params.pitch_m
+    for _ in range(3):
+        cell.world.perturb("assist_turn")
+        cell.advance(1.0)
+    turns = cell.world.progress().turns_done
+    assert turns > 0.1
+    assert cell.scene.object_travel() == pytest.approx(-pitch * turns, abs=2e-4)
+    cell.world.perturb("counter_rotate")
+    cell.advance(0.05)
+    assert cell.world.progress().turns_done == pytest.approx(turns - 0.25, abs=0.05)
+    assert cell.scene.object_travel() == pytest.approx(-pitch * cell.world.progress().turns_done, abs=2e-4)
+
+
+def test_exploding_state_is_reported_and_reset(cell: TwinCell) -> None:
+    cell.world.reset("screwdriver", "octagon", seed=0)
+    s = cell.scene
+    pb.resetJointState(s.obj, 1, float("nan"), physicsClientId=s.client)
+    faults = cell.faults
+    cell.advance(0.05)
+    assert cell.faults == faults + 1
+    assert np.isfinite(cell.hand.q).all() and abs(cell.scene.object_angle()) < 1.0
