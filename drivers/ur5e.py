@@ -34,6 +34,7 @@ from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
 from dexscrew_sdk.safety import JointLimits, Workspace, as_vector
 
 ROBOT_MODE_RUNNING = 7
+STOP_CALL_TIMEOUT_S = 1.0
 SAFETY_MODE_NAMES = {
     1: "NORMAL",
     2: "REDUCED",
@@ -64,6 +65,7 @@ class UR5eConfig:
     payload_kg: float = 0.0
     payload_cog_m: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     stale_after_s: float = 0.2  # controller silence that counts as a lost connection
+    connect_timeout_s: float = 10.0  # keep retrying a refused connection this long (controller booting)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> UR5eConfig:
@@ -89,6 +91,7 @@ class UR5eConfig:
             (100 <= cfg.gain <= 2000, f"gain must be in [100, 2000], got {cfg.gain}"),
             (0 <= cfg.payload_kg <= 5.0, f"payload_kg must be in [0, 5] (UR5e rating), got {cfg.payload_kg}"),
             (cfg.stale_after_s > 0, "stale_after_s must be positive"),
+            (cfg.connect_timeout_s >= 0, "connect_timeout_s must be >= 0"),
         )
         for ok, why in checks:
             if not ok:
@@ -130,15 +133,20 @@ class UR5eArm(Arm):
             return
         control_cls, receive_cls = self._interfaces or _ur_rtde_classes()
         host, freq = self.config.host, self.config.frequency_hz
-        try:
-            self._receive = receive_cls(host, freq)
-            self._control = control_cls(host, freq)
-        except RuntimeError as exc:
-            self._drop()
-            raise DeviceNotConnected(
-                f"UR5e at {host}: cannot connect ({exc}); check the network, that the robot is powered on, "
-                "brakes released and in remote control mode"
-            ) from None
+        deadline = time.monotonic() + self.config.connect_timeout_s
+        while True:
+            try:
+                self._receive = receive_cls(host, freq)
+                self._control = control_cls(host, freq)
+                break
+            except RuntimeError as exc:
+                self._drop()
+                if time.monotonic() > deadline:
+                    raise DeviceNotConnected(
+                        f"UR5e at {host}: cannot connect ({exc}); check the network, that the robot is powered on, "
+                        "brakes released and in remote control mode"
+                    ) from None
+                time.sleep(0.2)  # retry pacing while the controller comes up
         self._last_stamp, self._last_change = -1.0, time.monotonic()
         self._call("setTcp", list(self.config.tcp))
         self._call("setPayload", self.config.payload_kg, list(self.config.payload_cog_m))
@@ -146,8 +154,7 @@ class UR5eArm(Arm):
 
     def close(self) -> None:
         if self._control is not None:
-            with contextlib.suppress(RuntimeError):  # already gone
-                self._control.stopScript()
+            _bounded(self._control.stopScript, STOP_CALL_TIMEOUT_S)
         self._drop()
 
     def reconnect(self) -> None:
@@ -276,14 +283,14 @@ class UR5eArm(Arm):
         if self._control is None:
             self._mode = DeviceMode.STOPPED
             return
-        try:
-            if self._mode == DeviceMode.SERVOING:
-                self._control.servoStop(self.config.stop_deceleration)
-            else:
-                self._control.stopJ(self.config.stop_deceleration, False)
-        except RuntimeError:
-            pass  # a dead controller is not moving the arm either
+        control, decel = self._control, self.config.stop_deceleration
+        if self._mode == DeviceMode.SERVOING:
+            finished = _bounded(lambda: control.servoStop(decel), STOP_CALL_TIMEOUT_S)
+        else:
+            finished = _bounded(lambda: control.stopJ(decel, False), STOP_CALL_TIMEOUT_S)
         self._mode = DeviceMode.STOPPED
+        if not finished:
+            self._lost(f"stop did not return within {STOP_CALL_TIMEOUT_S} s")
 
     def _apply_release(self) -> None:
         """Releasing the SDK's stop latch also clears a protective stop (after the operator checked the cause)."""
@@ -316,6 +323,19 @@ class UR5eArm(Arm):
                     raise DeviceFault("UR5e: the control script did not restart after unlocking")
                 time.sleep(0.01)
         self._mode = DeviceMode.IDLE
+
+
+def _bounded(call: Callable[[], Any], timeout_s: float) -> bool:
+    """Run a ur_rtde call that may block (it retries a dead controller); False when it did not return in time."""
+
+    def run() -> None:
+        with contextlib.suppress(RuntimeError):  # a dead controller is not moving the arm either
+            call()
+
+    worker = threading.Thread(target=run, daemon=True, name="ur5e-stop")
+    worker.start()
+    worker.join(timeout_s)
+    return not worker.is_alive()
 
 
 def _dispose(interfaces: list[Any]) -> None:
