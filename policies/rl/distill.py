@@ -61,8 +61,8 @@ class Distillation:
                 (la + lz).backward()
                 torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
                 self.opt.step()
-                stats["loss_action"] += float(la)
-                stats["loss_latent"] += float(lz)
+                stats["loss_action"] += la.item()
+                stats["loss_latent"] += lz.item()
                 n += 1
         return {k: v / max(n, 1) for k, v in stats.items()}
 

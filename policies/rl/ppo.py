@@ -99,14 +99,14 @@ class PPO:
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
                 self.opt.step()
-                stats["loss_policy"] += float(surr)
-                stats["loss_value"] += float(v_loss)
+                stats["loss_policy"] += surr.item()
+                stats["loss_value"] += v_loss.item()
                 stats["kl"] += float(kl)
-                stats["loss_bounds"] += float(bounds)
+                stats["loss_bounds"] += bounds.item()
                 n += 1
         out = {k: v / max(n, 1) for k, v in stats.items()}
         out["lr"] = self.lr
-        out["action_std"] = float(self.model.log_std.exp().mean())
+        out["action_std"] = float(self.model.log_std.detach().exp().mean())
         return out
 
     def _adapt_lr(self, kl: float) -> None:

@@ -229,7 +229,16 @@ class Runner:
         return out
 
     def _progress_line(self, s: dict[str, float], end: int) -> str:
-        keys = ("reward_per_step", "episode_rad_per_s", "episode_length_s", "loss_value", "loss_action", "kl", "lr")
+        keys = (
+            "reward_per_step",
+            "episode_rad_per_s",
+            "episode_length_s",
+            "loss_value",
+            "loss_action",
+            "loss_latent",
+            "kl",
+            "lr",
+        )
         parts = [f"{k} {s[k]:.4g}" for k in keys if k in s]
         return "[{} {}/{}] {} steps, {:.0f} steps/s | {}".format(
             self.cfg.stage, self.iteration, end, self.env_steps, s.get("steps_per_s", 0.0), ", ".join(parts)

@@ -16,22 +16,26 @@ from types import ModuleType
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-def sdk_module(dotted: str) -> ModuleType:
-    """`dexscrew_sdk.<dotted>` (e.g. "joints", "skills.layout"), imported or loaded standalone."""
-    name = "dexscrew_sdk." + dotted
-    if sys.version_info >= (3, 10):  # noqa: UP036 (IsaacGym runs 3.8)
-        return importlib.import_module(name)
+def load_standalone(dotted: str) -> ModuleType:
+    """Execute dexscrew_sdk/<dotted>.py on its own, without the package's __init__."""
     alias = "_dexscrew_standalone_" + dotted.replace(".", "_")
     if alias in sys.modules:
         return sys.modules[alias]
     path = _ROOT.joinpath("dexscrew_sdk", *dotted.split(".")).with_suffix(".py")
     spec = importlib.util.spec_from_file_location(alias, str(path))
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {name} from {path}")
+        raise ImportError(f"cannot load dexscrew_sdk.{dotted} from {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     spec.loader.exec_module(module)
     return module
+
+
+def sdk_module(dotted: str) -> ModuleType:
+    """`dexscrew_sdk.<dotted>` (e.g. "joints", "skills.layout"), imported or loaded standalone."""
+    if sys.version_info >= (3, 10):  # noqa: UP036 (IsaacGym runs 3.8)
+        return importlib.import_module("dexscrew_sdk." + dotted)
+    return load_standalone(dotted)
 
 
 joints = sdk_module("joints")

@@ -61,6 +61,14 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from policies.rl.task import RevoluteTask
 
     cfg = config_from_args(args)
+    if cfg.backend == "isaacgym":
+        from policies.rl.backends.isaacgym import import_gym
+
+        import_gym()  # IsaacGym must be imported before torch
+    import torch
+
+    if cfg.backend == "pybullet":
+        torch.set_num_threads(1)  # the physics workers own the cores; extra BLAS threads only contend
     out = args.out or Path(f"runs/rl/{cfg.task}_{cfg.stage}_s{cfg.seed}")
     out.mkdir(parents=True, exist_ok=True)
     cmd = "dexscrew train-rl " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[2:]))

@@ -1,0 +1,123 @@
+"""Teacher PPO and student distillation pipelines, checkpoints, resume and export (synthetic world)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from policies.rl.checkpoint import CheckpointError
+from policies.rl.models import RunningNorm
+from policies.rl.train import main as train_main
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(arrays(np.float32, (7, 3), elements=st.floats(-100, 100, width=32)), min_size=1, max_size=4))
+def test_running_norm_matches_batch_statistics(chunks: list[np.ndarray]) -> None:
+    norm = RunningNorm((3,), clip=1e9)
+    for c in chunks:
+        norm.update(torch.as_tensor(c))
+    allx = np.concatenate(chunks).astype(np.float64)
+    w = 1e-4  # the prior: a weight-w pseudo-sample of mean 0, variance 1
+    mean = allx.sum(0) / (len(allx) + w)
+    var = (w + (allx**2).sum(0)) / (len(allx) + w) - mean**2
+    np.testing.assert_allclose(norm.mean.numpy(), mean, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(norm.var.numpy(), var, rtol=1e-3, atol=1e-2)
+
+
+def _args(stage: str, out: Path, *extra: str) -> list[str]:
+    return [
+        stage,
+        "--task",
+        "nut",
+        "--num-envs",
+        "6",
+        "--workers",
+        "1",
+        "--horizon",
+        "8",
+        "--mini-batches",
+        "2",
+        "--actor-hidden",
+        "32",
+        "32",
+        "--save-every",
+        "2",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.usefixtures("fake_world")
+def test_teacher_student_export_pipeline(tmp_path: Path) -> None:
+    t_out, s_out = tmp_path / "teacher", tmp_path / "student"
+    assert train_main(_args("teacher", t_out, "--iterations", "3")) == 0
+    log = _log(t_out)
+    assert [r["iteration"] for r in log] == [1, 2, 3]
+    for r in log:
+        assert all(np.isfinite(r[k]) for k in ("loss_policy", "loss_value", "kl", "reward_per_step", "r_rotation"))
+    assert log[-1]["env_steps"] == 3 * 8 * 6
+    assert (t_out / "checkpoint_last.pt").is_file() and (t_out / "checkpoint_000002.pt").is_file()
+    assert "--iterations 3" in (t_out / "command.txt").read_text()
+
+    # resume continues the count to the new total
+    assert train_main(_args("teacher", t_out, "--iterations", "5", "--resume", str(t_out / "checkpoint_last.pt"))) == 0
+    assert [r["iteration"] for r in _log(t_out)][-2:] == [4, 5]
+
+    teacher = str(t_out / "checkpoint_last.pt")
+    assert train_main(_args("student", s_out, "--iterations", "3", "--teacher", teacher)) == 0
+    slog = _log(s_out)
+    assert len(slog) == 3 and all(np.isfinite(r["loss_action"]) and np.isfinite(r["loss_latent"]) for r in slog)
+
+    from policies.rl.export import export_skill
+
+    pt = export_skill(s_out / "checkpoint_last.pt", tmp_path / "skill")
+    meta = json.loads(pt.with_suffix(".json").read_text())
+    assert meta["obs_layout"]["obs_dim"] == 72 and meta["masked_joints"] == [
+        "ring_j1",
+        "ring_j2",
+        "pinky_j1",
+        "pinky_j2",
+    ]
+    assert pt.stat().st_size < 2_000_000
+
+    with pytest.raises(CheckpointError, match="'teacher' checkpoint, expected 'student'"):
+        export_skill(Path(teacher), tmp_path / "nope")
+
+
+@pytest.mark.usefixtures("fake_world")
+def test_teacher_learns_to_turn_the_synthetic_object(tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    args = [*_args("teacher", out, "--iterations", "30"), "--no-randomise"]
+    args[args.index("--num-envs") + 1] = "16"
+    train_main(args)
+    log = _log(out)
+    first = np.mean([r["r_rotation"] for r in log[:5]])
+    last = np.mean([r["r_rotation"] for r in log[-5:]])
+    assert last > first + 1.0, (first, last)
+
+
+@pytest.mark.usefixtures("fake_world")
+def test_checkpoint_layout_mismatch_is_refused_with_the_difference(tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    train_main(_args("teacher", out, "--iterations", "1"))
+    wider = _args("teacher", out, "--iterations", "2", "--resume", str(out / "checkpoint_last.pt"))
+    wider[wider.index("--actor-hidden") + 1 : wider.index("--actor-hidden") + 3] = ["64", "64"]
+    with pytest.raises(CheckpointError, match=r"actor_hidden: \[32, 32\] != expected \[64, 64\]"):
+        train_main(wider)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train_main(_args("student", tmp_path / "s", "--iterations", "1", "--teacher", str(tmp_path / "missing.pt")))
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        train_main(_args("student", tmp_path / "s", "--iterations", "1", "--teacher", str(tmp_path / "junk.pt")))
