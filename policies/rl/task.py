@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from policies.rl.backends.base import PhysicsBackend, WorldState
-from policies.rl.config import TaskConfig
+from policies.rl.config import TaskConfig, TerminationConfig
 from policies.rl.sdk import layout
 
 
@@ -25,6 +25,33 @@ class Observations:
 
 def priv_dim(backend: PhysicsBackend) -> int:
     return backend.priv_dim + 1 + 15 + 5
+
+
+class Termination:
+    """method.md: thumb or index tip too far from the object, or no progress / no contact for a window."""
+
+    def __init__(self, cfg: TerminationConfig, n: int, device: torch.device) -> None:
+        self.cfg = cfg
+        self.window_steps = round(cfg.stagnation_s * layout.CONTROL_HZ)
+        self.ref_angle = torch.zeros(n, device=device)
+        self.since_progress = torch.zeros(n, dtype=torch.long, device=device)
+        self.since_contact = torch.zeros(n, dtype=torch.long, device=device)
+
+    def reset(self, ids: torch.Tensor, angle: torch.Tensor) -> None:
+        self.ref_angle[ids] = angle[ids]
+        self.since_progress[ids] = 0
+        self.since_contact[ids] = 0
+
+    def update(self, s: WorldState) -> torch.Tensor:
+        t = self.cfg
+        far = (torch.linalg.norm(s.tips[:, :2] - s.obj_pos.unsqueeze(1), dim=-1) > t.tip_distance_m).any(-1)
+        progressed = (s.angle - self.ref_angle) >= t.progress_rad
+        self.ref_angle = torch.where(progressed, s.angle, self.ref_angle)
+        zero = torch.zeros_like(self.since_progress)
+        self.since_progress = torch.where(progressed, zero, self.since_progress + 1)
+        self.since_contact = torch.where(s.contact.any(-1), zero, self.since_contact + 1)
+        stalled = (self.since_progress > self.window_steps) | (self.since_contact > self.window_steps)
+        return far | stalled | ~torch.isfinite(s.q).all(-1)
 
 
 class RevoluteTask:
@@ -47,17 +74,13 @@ class RevoluteTask:
         self.pose_weight[:3] = 0.0  # thumb masked in the pose penalty (method.md)
         self.obs_dim, self.act_dim, self.priv_dim = layout.OBS_DIM, layout.DOF, priv_dim(backend)
         self.hist_len, self.frame_dim = layout.HIST_LEN, layout.FRAME_DIM
-        period = 1.0 / layout.CONTROL_HZ
-        self.window_steps = round(cfg.termination.stagnation_s / period)
         z = torch.zeros
         self.targets = self.init_targets.repeat(self.n, 1)
         self.hist = z(self.n, self.hist_len, self.frame_dim, device=dev)
         self.obs_bias = z(self.n, layout.DOF, device=dev)
         self.act_bias = z(self.n, layout.DOF, device=dev)
         self.steps = z(self.n, dtype=torch.long, device=dev)
-        self.since_progress = z(self.n, dtype=torch.long, device=dev)
-        self.since_contact = z(self.n, dtype=torch.long, device=dev)
-        self.ref_angle = z(self.n, device=dev)
+        self.watch = Termination(cfg.termination, self.n, dev)
         self.start_angle = z(self.n, device=dev)
         self.ep_return = z(self.n, device=dev)
         self._last = None  # type: WorldState | None
@@ -81,12 +104,11 @@ class RevoluteTask:
         self.targets[ids] = q0
         self.obs_bias[ids] = nz.obs_episode_rad * self._randn(k, layout.DOF)
         self.act_bias[ids] = nz.action_episode * self._randn(k, layout.DOF)
-        for buf in (self.steps, self.since_progress, self.since_contact):
-            buf[ids] = 0
+        self.steps[ids] = 0
         self.ep_return[ids] = 0.0
 
     def _after_reset(self, s: WorldState, ids: torch.Tensor) -> None:
-        self.ref_angle[ids] = s.angle[ids]
+        self.watch.reset(ids, s.angle)
         self.start_angle[ids] = s.angle[ids]
         self.hist[ids] = self._frame(s, ids).unsqueeze(1).expand(-1, self.hist_len, -1)
 
@@ -154,15 +176,7 @@ class RevoluteTask:
         return torch.nan_to_num(total, nan=0.0), terms
 
     def _terminated(self, s: WorldState) -> torch.Tensor:
-        t = self.cfg.termination
-        far = (torch.linalg.norm(s.tips[:, :2] - s.obj_pos.unsqueeze(1), dim=-1) > t.tip_distance_m).any(-1)
-        progressed = (s.angle - self.ref_angle) >= t.progress_rad
-        self.ref_angle = torch.where(progressed, s.angle, self.ref_angle)
-        self.since_progress = torch.where(progressed, torch.zeros_like(self.since_progress), self.since_progress + 1)
-        touching = s.contact.any(-1)
-        self.since_contact = torch.where(touching, torch.zeros_like(self.since_contact), self.since_contact + 1)
-        stalled = (self.since_progress > self.window_steps) | (self.since_contact > self.window_steps)
-        return far | stalled | ~torch.isfinite(s.q).all(-1)
+        return self.watch.update(s)
 
     def close(self) -> None:
         self.backend.close()

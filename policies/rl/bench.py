@@ -1,0 +1,71 @@
+"""`dexscrew bench rl`: CPU training throughput and skills' turning speed in the simplified world.
+
+Prints (via the CLI) one JSON object: cpu_env_steps_per_s (PyBullet backend,
+one worker per core, the task layer included), mean object angular velocity
+over 40 s seeded episodes of the shipped skills, of a uniform-random policy
+measured in the same run (the baseline), and of the authors' released
+checkpoints when their folder is present (a sim-to-sim transfer figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SHIPPED = Path(__file__).resolve().parents[1] / "skills"
+
+
+def throughput(steps: int, envs_per_worker: int = 16) -> float:
+    from policies.rl.backends import make_backend
+    from policies.rl.config import TaskConfig
+    from policies.rl.task import RevoluteTask
+
+    workers = os.cpu_count() or 1
+    backend = make_backend("pybullet", "nut", envs_per_worker * workers, 0, workers=workers)
+    env = RevoluteTask(backend, TaskConfig.for_task("nut"))
+    try:
+        env.reset()
+        gen = torch.Generator().manual_seed(0)
+        env.step(torch.zeros(env.n, 12))
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            env.step(torch.rand(env.n, 12, generator=gen) * 2 - 1)
+        return steps * env.n / (time.perf_counter() - t0)
+    finally:
+        env.close()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from dexscrew_sdk.skills import Skill
+    from dexscrew_sdk.skills.skill import DEFAULT_OFFICIAL_DIR
+    from policies.rl.evaluate import evaluate, random_skill
+
+    torch.set_num_threads(1)
+    quick = bool(getattr(args, "quick", False))
+    episodes, seconds = (2, 5.0) if quick else (10, 40.0)
+    out: dict[str, Any] = {"episodes": episodes, "episode_s": seconds, "quick": quick}
+    out["cpu_env_steps_per_s"] = round(throughput(20 if quick else 150), 1)
+    randoms = []
+    for task in ("nut", "screwdriver"):
+        rnd = evaluate(random_skill(task), task, episodes, seconds).summary()
+        randoms.append(rnd["rad_per_s"])
+        out[f"random_policy_{task}_rad_per_s"] = round(rnd["rad_per_s"], 3)
+        path = SHIPPED / task
+        if (path / "skill.pt").is_file():
+            res = evaluate(lambda p=path: Skill.load(p), task, episodes, seconds).summary()
+            out[f"skill_{task}_rad_per_s"] = round(res["rad_per_s"], 3)
+            out[f"skill_{task}_episodes_meeting_target"] = f"{res['episodes_meeting_target']}/{episodes}"
+        else:
+            out[f"skill_{task}_rad_per_s"] = None
+    out["random_policy_rad_per_s"] = round(sum(randoms) / len(randoms), 3)
+    if DEFAULT_OFFICIAL_DIR.is_dir():
+        for task, key in (("nut", "official_nut_bolt_rad_per_s"), ("screwdriver", "official_screwdriver_rad_per_s")):
+            res = evaluate(lambda t=task: Skill.official(t), task, episodes, seconds).summary()
+            out[key] = round(res["rad_per_s"], 3)
+            out[key.replace("_rad_per_s", "_episodes_meeting_target")] = f"{res['episodes_meeting_target']}/{episodes}"
+    return out
