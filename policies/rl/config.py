@@ -88,8 +88,8 @@ class PPOConfig:
 class StudentConfig:
     lr: float = 3e-4
     horizon: int = 12
-    epochs: int = 1
-    mini_batches: int = 1
+    epochs: int = 4  # several passes per rollout: on CPU, env steps are the scarce resource
+    mini_batches: int = 4
     teacher_action_prob: float = 0.0  # DAgger: the student's own actions drive the rollouts
 
 

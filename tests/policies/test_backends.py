@@ -141,3 +141,25 @@ def test_short_teacher_and_student_runs_in_the_pybullet_world(tmp_path: Path) ->
         assert len(rows) == 2 and all(np.isfinite(r[key]) and np.isfinite(r["reward_per_step"]) for r in rows)
     assert main(["export-skill", str(tmp_path / "s" / "checkpoint_last.pt"), "--out", str(tmp_path / "skill")]) == 0
     assert main(["export-skill", teacher, "--out", str(tmp_path / "x")]) == 2  # a teacher is refused
+
+
+def test_isaacgym_assets_are_loadable_urdfs(tmp_path: Path) -> None:
+    pb = pytest.importorskip("pybullet")
+    pytest.importorskip("twins.bullet")
+    import json
+
+    from policies.rl.backends.isaacgym_assets import write_assets
+
+    meta = json.loads(write_assets(tmp_path).read_text())
+    assert set(meta) == {"nut", "screwdriver"} and len(meta["screwdriver"]["object_urdfs"]) == 2
+    client = pb.connect(pb.DIRECT)
+    try:
+        for task in meta.values():
+            for urdf in [task["hand_urdf"], *task["object_urdfs"]]:
+                body = pb.loadURDF(str(tmp_path / urdf), useFixedBase=True, physicsClientId=client)
+                assert body >= 0
+            names = [pb.getJointInfo(body, j, physicsClientId=client)[1].decode() for j in range(1)]
+            assert names == [task["object_joint"]]
+        assert np.linalg.norm(meta["nut"]["object_offset_m"]) < 0.2
+    finally:
+        pb.disconnect(client)

@@ -131,7 +131,7 @@ class IsaacGymBackend:
             p = self._sample_params(e % len(obj_shapes))
             hand_pose = g.Transform()
             hand_pose.p = g.Vec3(0.0, 0.0, 0.21)
-            hand_pose.r = g.Quat.from_euler_zyx(p["tilt_x"], p["tilt_y"], 0.0)
+            hand_pose.r = g.Quat.from_euler_zyx(p["tilt_x"], p["tilt_y"], 0.0) * g.Quat(*self.assets["hand_base_quat"])
             hand = gym.create_actor(env, hand_asset, hand_pose, "hand", e, 0)
             gym.set_actor_dof_properties(env, hand, props)
             obj_pose = g.Transform()
