@@ -35,6 +35,7 @@ from dexscrew_sdk.safety import JointLimits, Workspace, as_vector
 
 ROBOT_MODE_RUNNING = 7
 STOP_CALL_TIMEOUT_S = 1.0
+_PARKED: list[Any] = []  # ur_rtde interfaces of lost sessions, destroyed later (see UR5eArm._drop)
 SAFETY_MODE_NAMES = {
     1: "NORMAL",
     2: "REDUCED",
@@ -138,9 +139,10 @@ class UR5eArm(Arm):
             try:
                 self._receive = receive_cls(host, freq)
                 self._control = control_cls(host, freq)
+                _PARKED.clear()  # failed attempts' leftovers; connecting is not time-critical
                 break
             except RuntimeError as exc:
-                self._drop()
+                self._drop(dispose=False)
                 if time.monotonic() > deadline:
                     raise DeviceNotConnected(
                         f"UR5e at {host}: cannot connect ({exc}); check the network, that the robot is powered on, "
@@ -162,12 +164,13 @@ class UR5eArm(Arm):
         self._drop()
         self.connect()
 
-    def _drop(self) -> None:
-        """Forget the session; ur_rtde's destructors may block for a while, so they run in a thread."""
-        old = [i for i in (self._control, self._receive) if i is not None]
+    def _drop(self, dispose: bool = True) -> None:
+        """Forget the session. ur_rtde's destructors hold the GIL for ~0.5 s each, stalling every thread of
+        the process, so on the time-critical lost-connection path they are parked until reconnect() or close()."""
+        _PARKED.extend(i for i in (self._control, self._receive) if i is not None)
         self._control = self._receive = None
-        if old:
-            threading.Thread(target=_dispose, args=(old,), daemon=True).start()
+        if dispose:
+            _PARKED.clear()  # the destructors disconnect
 
     def info(self) -> DeviceInfo:
         c = self.config
@@ -225,7 +228,7 @@ class UR5eArm(Arm):
         return self._receive
 
     def _lost(self, why: str) -> NoReturn:
-        self._drop()
+        self._drop(dispose=False)
         self._mode = DeviceMode.FAULT
         raise DeviceTimeoutError(
             f"UR5e at {self.config.host}: controller connection lost: {why}; call reconnect() once it is back"
@@ -336,12 +339,6 @@ def _bounded(call: Callable[[], Any], timeout_s: float) -> bool:
     worker.start()
     worker.join(timeout_s)
     return not worker.is_alive()
-
-
-def _dispose(interfaces: list[Any]) -> None:
-    for iface in interfaces:
-        with contextlib.suppress(RuntimeError):  # the controller is gone
-            iface.disconnect()
 
 
 NODE_KEYS = {"devices", "lockstep", "control_hz", "limits", "workspace"}

@@ -1,13 +1,11 @@
-"""`python -m twins.ur_emulator`: run the UR controller emulator alone on loopback until interrupted."""
+"""`python -m twins.ur_emulator`: the emulator alone on loopback (also `dexscrew ur-emulator`)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
-from twins.ur_emulator.node import BACKENDS, start_emulator
+from twins.ur_emulator.node import BACKENDS, serve_until_signalled
 
 
 def main() -> None:
@@ -20,13 +18,7 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="[ur-emulator] %(message)s")
     ports = {"rtde": args.rtde_port, "dashboard": args.dashboard_port, "script": args.script_port}
-    emulator, _, _ = start_emulator({"backend": args.backend, "ports": ports}, advance_sim=True)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    print(f"ur-emulator ready on 127.0.0.1 rtde={args.rtde_port}", flush=True)
-    done.wait()
-    emulator.stop()
+    serve_until_signalled({"backend": args.backend, "ports": ports})
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ threads and the node never touch the simulation at the same time.
 from __future__ import annotations
 
 import atexit
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -103,3 +104,14 @@ def make_emulated_cell(params: dict[str, Any]) -> Hosted:
     if unknown:
         raise ConfigError(f"emulated cell has no devices {sorted(unknown)}; choose from {sorted(backend.devices)}")
     return Hosted({k: backend.devices[k] for k in wanted}, sim=LockedSimulation(backend.sim, lock))
+
+
+def serve_until_signalled(params: dict[str, Any]) -> None:
+    """Run a standalone emulator (it advances its own simulation) until SIGINT or SIGTERM."""
+    emulator, _, _ = start_emulator(params, advance_sim=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"ur-emulator ready on 127.0.0.1, ports {emulator.ports}; Ctrl-C to stop", flush=True)
+    done.wait()
+    emulator.stop()
