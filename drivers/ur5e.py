@@ -296,9 +296,15 @@ class UR5eArm(Arm):
             self._lost(f"stop did not return within {STOP_CALL_TIMEOUT_S} s")
 
     def _apply_release(self) -> None:
-        """Releasing the SDK's stop latch also clears a protective stop (after the operator checked the cause)."""
-        if self._receive is not None and self._receive.isProtectiveStopped():
+        """Releasing the SDK's stop latch also recovers the robot: unlocks a protective stop (after the operator
+        checked its cause) and restarts the control script that a stop ended."""
+        receive = self._live_receive()
+        if receive.isEmergencyStopped():
+            raise RobotEmergencyStopError("UR5e: release the emergency stop button on the robot first")
+        if receive.isProtectiveStopped():
             self.unlock_protective_stop()
+        else:
+            self._restart_script(time.monotonic() + 5.0)
 
     def unlock_protective_stop(self, timeout_s: float = 5.0) -> None:
         """Dashboard `unlock protective stop`, then restart the control script."""
@@ -318,13 +324,16 @@ class UR5eArm(Arm):
             if time.monotonic() > deadline:
                 raise ProtectiveStopError("UR5e: protective stop not released (UR allows it 5 s after the stop)")
             time.sleep(0.01)  # polling the controller's state at its own rate
+        self._restart_script(deadline)
+
+    def _restart_script(self, deadline: float) -> None:
         control = self._control
         if control is not None and not control.isProgramRunning():
             control.reuploadScript()
             while not control.isProgramRunning():
                 if time.monotonic() > deadline:
-                    raise DeviceFault("UR5e: the control script did not restart after unlocking")
-                time.sleep(0.01)
+                    raise DeviceFault("UR5e: the control script did not restart")
+                time.sleep(0.01)  # polling the controller's state at its own rate
         self._mode = DeviceMode.IDLE
 
 

@@ -13,7 +13,7 @@ from dexscrew_sdk import joints, kinematics
 from dexscrew_sdk.clock import RealTimeClock
 from dexscrew_sdk.errors import DeviceTimeoutError, ProtectiveStopError
 from dexscrew_sdk.records import DeviceMode
-from drivers.ur5e import UR5eArm, UR5eConfig
+from drivers.ur5e import RobotEmergencyStopError, UR5eArm, UR5eConfig
 
 pytestmark = pytest.mark.integration
 HOME = joints.UR5E_HOME_RAD
@@ -72,6 +72,21 @@ def test_protective_stop_raises_and_unlocks(arm: UR5eArm) -> None:
     assert arm.state().mode != DeviceMode.PROTECTIVE_STOP
     arm.move_to(HOME + 0.05, speed_rad_s=2.0)
     np.testing.assert_allclose(arm.state().q_rad, HOME + 0.05, atol=2e-3)
+
+
+def test_emergency_stop_is_reported_raised_and_recovered(arm: UR5eArm, emulator) -> None:
+    arm.servo(HOME)
+    emulator.signal(signal.SIGUSR1)  # the emulator's hook: someone presses the robot's e-stop
+    wait_for(lambda: arm.state().mode == DeviceMode.EMERGENCY_STOP, what="emergency stop in the state")
+    with pytest.raises(RobotEmergencyStopError, match="emergency stop"):
+        arm.servo(HOME)
+    with pytest.raises(RobotEmergencyStopError, match="button"):
+        arm.release_emergency_stop()
+    emulator.signal(signal.SIGUSR2)  # the button is twisted out
+    wait_for(lambda: arm.state().mode != DeviceMode.EMERGENCY_STOP, what="emergency stop released")
+    arm.release_emergency_stop()  # restarts the control script
+    arm.move_to(HOME + 0.03, speed_rad_s=2.0)
+    np.testing.assert_allclose(arm.state().q_rad, HOME + 0.03, atol=2e-3)
 
 
 def test_tcp_and_payload_reach_the_controller(emulator) -> None:

@@ -107,11 +107,17 @@ def make_emulated_cell(params: dict[str, Any]) -> Hosted:
 
 
 def serve_until_signalled(params: dict[str, Any]) -> None:
-    """Run a standalone emulator (it advances its own simulation) until SIGINT or SIGTERM."""
+    """Run a standalone emulator (it advances its own simulation) until SIGINT or SIGTERM.
+
+    SIGUSR1 presses and SIGUSR2 releases the robot's emergency stop (what an operator does by hand).
+    ur_rtde holds the GIL while it connects, so the emulator must live in another process than the client.
+    """
     emulator, _, _ = start_emulator(params, advance_sim=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    signal.signal(signal.SIGUSR1, lambda *_: emulator.controller.press_emergency_stop())
+    signal.signal(signal.SIGUSR2, lambda *_: emulator.controller.release_emergency_stop())
     print(f"ur-emulator ready on 127.0.0.1, ports {emulator.ports}; Ctrl-C to stop", flush=True)
     done.wait()
     emulator.stop()
