@@ -44,6 +44,10 @@ class ProtectiveStopError(DeviceFault):
     """The arm is in protective stop; unlock it (dashboard or pendant) before moving."""
 
 
+class HardwareEmergencyStopError(DeviceFault):
+    """The robot's own (hardware) emergency stop is pressed; release it on the robot first."""
+
+
 class DeviceNotConnected(DexscrewError):
     """A method needing a connection was called before connect() or after close()."""
 
@@ -63,6 +67,7 @@ _BY_NAME: dict[str, type[DexscrewError]] = {
         DeviceTimeoutError,
         DeviceFault,
         ProtectiveStopError,
+        HardwareEmergencyStopError,
         DeviceNotConnected,
     )
 }

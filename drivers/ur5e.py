@@ -26,6 +26,7 @@ from dexscrew_sdk.errors import (
     DeviceFault,
     DeviceNotConnected,
     DeviceTimeoutError,
+    HardwareEmergencyStopError,
     ProtectiveStopError,
 )
 from dexscrew_sdk.interfaces import Arm
@@ -48,10 +49,6 @@ SAFETY_MODE_NAMES = {
     9: "FAULT",
 }
 INSTALL_HINT = "the UR5e driver needs ur_rtde: pip install 'dexscrew-sdk[hardware]' (or pip install ur-rtde)"
-
-
-class RobotEmergencyStopError(DeviceFault):
-    """The robot's emergency stop is pressed; release the button on the pendant, then power on again."""
 
 
 @dataclass
@@ -237,7 +234,7 @@ class UR5eArm(Arm):
     def _raise_for_safety(self, what: str) -> None:
         receive = self._live_receive()
         if receive.isEmergencyStopped():
-            raise RobotEmergencyStopError(f"{what}: the UR5e emergency stop is pressed; release it on the pendant")
+            raise HardwareEmergencyStopError(f"{what}: the UR5e emergency stop is pressed; release it on the pendant")
         if receive.isProtectiveStopped():
             raise ProtectiveStopError(
                 f"{what}: the UR5e is in protective stop "
@@ -300,7 +297,7 @@ class UR5eArm(Arm):
         checked its cause) and restarts the control script that a stop ended."""
         receive = self._live_receive()
         if receive.isEmergencyStopped():
-            raise RobotEmergencyStopError("UR5e: release the emergency stop button on the robot first")
+            raise HardwareEmergencyStopError("UR5e: release the emergency stop button on the robot first")
         if receive.isProtectiveStopped():
             self.unlock_protective_stop()
         else:
