@@ -28,6 +28,7 @@ from dexscrew_sdk import joints
 from dexscrew_sdk.bus import Context, StateSubscriber, send
 from dexscrew_sdk.codec import Message
 from dexscrew_sdk.messages import message_to_tactile, state_topic, tactile_to_message
+from dexscrew_sdk.ports import free_base_port, free_port
 from dexscrew_sdk.records import TactileFrame
 
 TOPIC = state_topic("tactile")
@@ -161,14 +162,6 @@ class _Publisher:
             self.zctx.destroy(linger=0)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _run_phase(pub: _Publisher, results: Any, name: str, rate_hz: float, count: int) -> tuple[PhaseResult, float]:
     pub.control("begin", name)
     achieved = pub.burst(rate_hz, count)
@@ -206,7 +199,7 @@ def pubsub(quick: bool) -> dict[str, Any]:
     affinity = _pin(0)
     try:
         for mode, target in (("sdk", _sdk_subscriber), ("raw", _raw_subscriber)):
-            endpoint = f"tcp://127.0.0.1:{_free_port()}"
+            endpoint = f"tcp://127.0.0.1:{free_port()}"
             pubs[mode] = _Publisher(mode == "sdk", endpoint)
             ready, queues[mode] = mpc.Event(), mpc.Queue()
             proc = mpc.Process(target=target, args=(endpoint, ready, queues[mode]), daemon=True)
@@ -255,7 +248,7 @@ def command_roundtrip(quick: bool) -> dict[str, Any]:
     config = Path(__file__).resolve().parent.parent / "configs" / "reference_cell.toml"
     if not config.exists():
         raise FileNotFoundError(f"{config} (the reference cell configuration) is missing")
-    port = _free_port_block()
+    port = free_base_port()
     overrides = [f"nodes.cell.base_port={port}", 'nodes.cell.serves=["hand"]']
     cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", str(config), "--name", "cell"]
     for o in overrides:
@@ -281,27 +274,6 @@ def command_roundtrip(quick: bool) -> dict[str, Any]:
         "command_roundtrip_p99_us": float(np.percentile(rtt, 99)),
         "command_samples": n,
     }
-
-
-def _free_port_block() -> int:
-    """A base port whose +1 and +2 are free too."""
-    import socket
-
-    for _ in range(50):
-        base = _free_port()
-        try:
-            socks = []
-            for off in (1, 2):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + off))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no block of three free ports found")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -82,6 +82,10 @@ class _Actuated(Device):
         self._estopped = False
         self._apply_release()
 
+    def reported_mode(self, mode: DeviceMode) -> DeviceMode:
+        """The mode a state should report: a latched emergency stop overrides the device's own."""
+        return DeviceMode.EMERGENCY_STOP if self._estopped else mode
+
     def stop(self) -> None:
         """Stop streaming/moving and hold the current position."""
         self._apply_stop()

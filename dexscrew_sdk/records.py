@@ -92,6 +92,22 @@ class DeviceInfo:
     rate_hz: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def for_joints(
+        cls, kind: str, model: str, limits: Any, rate_hz: float, extra: dict[str, Any] | None = None
+    ) -> DeviceInfo:
+        """Info of an actuated device from the `JointLimits` it enforces."""
+        return cls(
+            kind,
+            model,
+            tuple(limits.names),
+            tuple(float(x) for x in limits.lower_rad),
+            tuple(float(x) for x in limits.upper_rad),
+            tuple(float(x) for x in limits.max_speed_rad_s),
+            rate_hz,
+            extra or {},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

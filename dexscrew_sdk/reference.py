@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import joints
-from dexscrew_sdk.errors import DeviceTimeoutError
-from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, new_arm_state
+from dexscrew_sdk.interfaces import Device, Hand, Simulated, TactileSensor
 from dexscrew_sdk.node import Hosted
 from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
 from dexscrew_sdk.safety import JointLimits
+from dexscrew_sdk.sim_arm import SimulatedArm
 
 
 def _track(q: np.ndarray, target: np.ndarray, dt_s: float, tau_s: float, max_speed: np.ndarray) -> np.ndarray:
@@ -28,75 +28,22 @@ def _track(q: np.ndarray, target: np.ndarray, dt_s: float, tau_s: float, max_spe
     return q + np.clip(step, -limit, limit)
 
 
-class KinematicArm(Arm):
+class KinematicArm(SimulatedArm):
+    """Moves exactly along interpolated moves; lags servo setpoints by a first-order `tau_s`."""
+
+    model = "kinematic-ur5e"
+
     def __init__(self, cell: KinematicCell, tau_s: float = 0.02, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._cell = cell
+        super().__init__(cell, joints.UR5E_HOME_RAD, **kwargs)
         self.tau_s = tau_s
-        self.q = joints.UR5E_HOME_RAD.copy()
-        self.qd = np.zeros(6)
-        self.target = self.q.copy()
-        self.mode = DeviceMode.IDLE
-        self.cmd_seq = -1
-        self._move: tuple[np.ndarray, np.ndarray, float, float] | None = None  # start, goal, t0, duration
-        self._state_seq = 0
-
-    def info(self) -> DeviceInfo:
-        return DeviceInfo(
-            "arm",
-            "kinematic-ur5e",
-            joints.ARM_JOINT_NAMES,
-            tuple(self.limits.lower_rad),
-            tuple(self.limits.upper_rad),
-            tuple(self.limits.max_speed_rad_s),
-            500.0,
-        )
-
-    def state(self):
-        self._state_seq += 1
-        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
-        return new_arm_state(self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, mode, self.cmd_seq)
-
-    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
-        self._move = None
-        self.target = q_rad
-        self.mode = DeviceMode.SERVOING
-        self.cmd_seq = seq
-
-    def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
-        duration = float(np.max(np.abs(q_rad - self.q)) / speed_rad_s)
-        self._move = (self.q.copy(), q_rad.copy(), self._cell.time_s, max(duration, 1e-6))
-        self.mode = DeviceMode.MOVING
-
-    def move_finished(self) -> bool:
-        return self._move is None and self.mode != DeviceMode.MOVING
-
-    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
-        self.begin_move(q_rad, speed_rad_s)
-        end = self._cell.time_s + timeout_s
-        while not self.move_finished():
-            if self._cell.time_s > end:
-                self.stop()
-                raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
-            self._cell.advance(self._cell.control_period_s)
-
-    def _apply_arm_stop(self) -> None:
-        self._move = None
-        self.target = self.q.copy()
-        self.mode = DeviceMode.STOPPED
 
     def step(self, dt_s: float) -> None:
-        prev = self.q
-        if self._move is not None:
-            start, goal, t0, duration = self._move
-            s = min(1.0, (self._cell.time_s - t0) / duration)
-            self.q = start + (goal - start) * s
-            if s >= 1.0:
-                self._move = None
-                self.target = goal.copy()
-                self.mode = DeviceMode.IDLE
+        prev, was_moving = self.q, self.moving
+        self.advance_setpoint(dt_s)
+        if was_moving:
+            self.q = self.setpoint.copy()
         else:
-            self.q = _track(self.q, self.target, dt_s, self.tau_s, self.limits.max_speed_rad_s)
+            self.q = _track(self.q, self.setpoint, dt_s, self.tau_s, self.limits.max_speed_rad_s)
         self.qd = (self.q - prev) / dt_s
 
 
@@ -112,19 +59,11 @@ class KinematicHand(Hand):
         self._state_seq = 0
 
     def info(self) -> DeviceInfo:
-        return DeviceInfo(
-            "hand",
-            "kinematic-xhand",
-            joints.HAND_JOINT_NAMES,
-            tuple(self.limits.lower_rad),
-            tuple(self.limits.upper_rad),
-            tuple(self.limits.max_speed_rad_s),
-            100.0,
-        )
+        return DeviceInfo.for_joints("hand", "kinematic-xhand", self.limits, rate_hz=100.0)
 
     def state(self) -> HandState:
         self._state_seq += 1
-        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
+        mode = self.reported_mode(self.mode)
         torque = np.clip(self.kp * (self.target - self.q), -joints.XHAND_EFFORT_NM, joints.XHAND_EFFORT_NM)
         return HandState(self._state_seq, time.monotonic_ns(), self.q.copy(), torque, mode, self.cmd_seq)
 

@@ -19,7 +19,6 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from dexscrew_sdk import joints
 from dexscrew_sdk.config import limits_from_params, workspace_from_params
 from dexscrew_sdk.errors import (
     ConfigError,
@@ -171,16 +170,8 @@ class UR5eArm(Arm):
 
     def info(self) -> DeviceInfo:
         c = self.config
-        return DeviceInfo(
-            "arm",
-            "ur5e",
-            joints.ARM_JOINT_NAMES,
-            tuple(self.limits.lower_rad),
-            tuple(self.limits.upper_rad),
-            tuple(self.limits.max_speed_rad_s),
-            c.frequency_hz,
-            extra={"host": c.host, "lookahead_s": c.lookahead_s, "gain": c.gain, "tcp": list(c.tcp)},
-        )
+        extra = {"host": c.host, "lookahead_s": c.lookahead_s, "gain": c.gain, "tcp": list(c.tcp)}
+        return DeviceInfo.for_joints("arm", "ur5e", self.limits, c.frequency_hz, extra)
 
     # ------------------------------------------------------------------ state
     def state(self) -> ArmState:

@@ -232,21 +232,13 @@ class XHand(Hand):
 
     def info(self) -> DeviceInfo:
         c = self.conn.config
-        return DeviceInfo(
-            "hand",
-            "xhand1",
-            joints.HAND_JOINT_NAMES,
-            tuple(self.limits.lower_rad),
-            tuple(self.limits.upper_rad),
-            tuple(self.limits.max_speed_rad_s),
-            c.rate_hz,
-            extra={"transport": c.transport, "mode": c.mode, "joint_offsets_rad": self.conn.joint_offsets.tolist()},
-        )
+        extra = {"transport": c.transport, "mode": c.mode, "joint_offsets_rad": self.conn.joint_offsets.tolist()}
+        return DeviceInfo.for_joints("hand", "xhand1", self.limits, c.rate_hz, extra)
 
     def state(self) -> HandState:
         q, tau = self.conn.joints_canonical(self.conn.read())
         self._state_seq += 1
-        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self._mode
+        mode = self.reported_mode(self._mode)
         return HandState(self._state_seq, time.monotonic_ns(), q, tau, mode, self._cmd_seq)
 
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:

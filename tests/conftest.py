@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,34 +16,12 @@ import pytest
 
 from dexscrew_sdk import config
 from dexscrew_sdk.errors import DeviceTimeoutError
+from dexscrew_sdk.ports import free_base_port
 from dexscrew_sdk.remote import NodeClient
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
 REFERENCE_CELL = CONFIGS / "reference_cell.toml"
-
-
-def free_base_port() -> int:
-    """A port p with p, p+1 and p+2 free on 127.0.0.1 (one node's three endpoints)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 65530:
-            continue
-        socks = []
-        try:
-            for off in (1, 2):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", base + off))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free port block")
 
 
 def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.01):

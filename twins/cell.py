@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import joints
-from dexscrew_sdk.errors import DeviceTimeoutError
-from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, new_arm_state
+from dexscrew_sdk.interfaces import Device, Hand, Simulated, TactileSensor
 from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
+from dexscrew_sdk.sim_arm import SimulatedArm
 from twins.rl_world import ARMATURE_KGM2, MIN_MOTOR_FORCE_NM
 from twins.scene import Scene, TaskParams
 from twins.tactile import TaxelModel
@@ -27,71 +27,21 @@ from twins.world import TwinWorld
 log = logging.getLogger(__name__)
 
 
-class TwinArm(Arm):
-    """Servo targets tracked at the UR5e's joint speed limit; begin_move/move_finished for the node."""
+class TwinArm(SimulatedArm):
+    """Servo targets tracked at the UR5e's joint speed limit by the engine's joint motors."""
+
+    model = "twin-ur5e"
 
     def __init__(self, cell: TwinCell, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         self._cell = cell
-        self.mode, self.cmd_seq, self._state_seq = DeviceMode.IDLE, -1, 0
-        self._move: tuple[np.ndarray, np.ndarray, float, float] | None = None
-        self.sync()
+        super().__init__(cell, cell.scene.arm_states()[0], **kwargs)
 
     def sync(self) -> None:
         """Hold wherever the scene put the arm (after a reset)."""
-        self.q, self.qd = self._cell.scene.arm_states()
-        self.setpoint = self.q.copy()
-        self.target = self.q.copy()
-        self._move = None
-
-    def info(self) -> DeviceInfo:
-        lim = self.limits
-        return DeviceInfo(
-            "arm", "twin-ur5e", joints.ARM_JOINT_NAMES, tuple(lim.lower_rad), tuple(lim.upper_rad),
-            tuple(lim.max_speed_rad_s), 500.0,
-        )  # fmt: skip
-
-    def state(self):
-        self._state_seq += 1
-        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
-        return new_arm_state(self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, mode, self.cmd_seq)
-
-    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
-        self._move = None
-        self.target, self.mode, self.cmd_seq = q_rad, DeviceMode.SERVOING, seq
-
-    def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
-        duration = float(np.max(np.abs(q_rad - self.setpoint)) / speed_rad_s)
-        self._move = (self.setpoint.copy(), q_rad.copy(), self._cell.time_s, max(duration, 1e-6))
-        self.mode = DeviceMode.MOVING
-
-    def move_finished(self) -> bool:
-        return self._move is None and self.mode != DeviceMode.MOVING
-
-    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
-        self.begin_move(q_rad, speed_rad_s)
-        end = self._cell.time_s + timeout_s
-        while not self.move_finished():
-            if self._cell.time_s > end:
-                self.stop()
-                raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
-            self._cell.advance(self._cell.control_period_s)
-
-    def _apply_arm_stop(self) -> None:
-        self._move = None
-        self.target = self.setpoint.copy()
-        self.mode = DeviceMode.STOPPED
+        self.hold(*self._cell.scene.arm_states())
 
     def substep(self, dt: float) -> None:
-        if self._move is not None:
-            start, goal, t0, duration = self._move
-            s = min(1.0, (self._cell.time_s - t0) / duration)
-            self.setpoint = start + (goal - start) * s
-            if s >= 1.0:
-                self._move, self.target, self.mode = None, goal.copy(), DeviceMode.IDLE
-        else:
-            limit = self.limits.max_speed_rad_s * dt
-            self.setpoint = self.setpoint + np.clip(self.target - self.setpoint, -limit, limit)
+        self.advance_setpoint(dt)
         self._cell.scene.arm_motors(self.setpoint)
 
 
@@ -111,15 +61,11 @@ class TwinHand(Hand):
         self.target = self.q.copy()
 
     def info(self) -> DeviceInfo:
-        lim = self.limits
-        return DeviceInfo(
-            "hand", "twin-xhand", joints.HAND_JOINT_NAMES, tuple(lim.lower_rad), tuple(lim.upper_rad),
-            tuple(lim.max_speed_rad_s), 100.0,
-        )  # fmt: skip
+        return DeviceInfo.for_joints("hand", "twin-xhand", self.limits, rate_hz=100.0)
 
     def state(self) -> HandState:
         self._state_seq += 1
-        mode = DeviceMode.EMERGENCY_STOP if self.emergency_stopped else self.mode
+        mode = self.reported_mode(self.mode)
         return HandState(self._state_seq, time.monotonic_ns(), self.q.copy(), self.tau.copy(), mode, self.cmd_seq)
 
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:

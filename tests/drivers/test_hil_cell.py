@@ -8,7 +8,6 @@ talking to the UR controller emulator on loopback.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from dexscrew_sdk import joints
 from dexscrew_sdk.cell import Cell
+from dexscrew_sdk.ports import free_base_port
 from dexscrew_sdk.records import DeviceMode
 from dexscrew_sdk.remote import RemoteArm
 
@@ -28,29 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 HOME = joints.UR5E_HOME_RAD
 OFFSET = np.array([0.15, -0.1, 0.1, 0.05, -0.05, 0.2])
-
-
-def free_base_port() -> int:
-    """A base port whose three bus ports (state, command, rpc) are free right now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 65000:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + 3):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free ports")
 
 
 @contextmanager

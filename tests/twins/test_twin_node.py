@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,34 +13,16 @@ import pytest
 from dexscrew_sdk import kinematics
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.errors import ConfigError, DexscrewError
+from dexscrew_sdk.ports import free_base_port
 from twins.bullet import official_init_canonical
 
 CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "twin_cell.toml")
 PITCH_M = 0.00175
 
 
-def _free_base_port() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + 2 < 65535 and all(_free(base + k) for k in (1, 2)):
-            return base
-    raise RuntimeError("no three free consecutive ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def cell() -> Iterator[Cell]:
-    overrides = [f"nodes.twin.base_port={_free_base_port()}"]
+    overrides = [f"nodes.twin.base_port={free_base_port()}"]
     cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", CONFIG, "--name", "twin"]
     proc = subprocess.Popen(cmd + [a for o in overrides for a in ("--set", o)])
     try:

@@ -1,0 +1,113 @@
+"""Command handling shared by simulated arms (the kinematic reference arm, the PyBullet twin's arm).
+
+A simulated arm turns commands into a joint `setpoint` that moves with simulated
+time: servo targets are followed at the joint speed limit, `move_to` interpolates
+linearly at the requested speed. Subclasses turn the setpoint into motion (a
+first-order lag, physics motors) in their own step and keep `q`/`qd` current.
+The node drives moves through `begin_move`/`move_finished` so they progress with
+its clock (wall or lockstep); in-process `move_to` advances the simulation itself.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from dexscrew_sdk import joints
+from dexscrew_sdk.errors import DeviceTimeoutError
+from dexscrew_sdk.interfaces import Arm, new_arm_state
+from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
+
+
+class SimulationClock(Protocol):
+    time_s: float
+    control_period_s: float
+
+    def advance(self, dt_s: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class LinearMove:
+    start: np.ndarray
+    goal: np.ndarray
+    t0_s: float
+    duration_s: float
+
+    @classmethod
+    def plan(cls, q_from: np.ndarray, q_to: np.ndarray, speed_rad_s: float, now_s: float) -> LinearMove:
+        duration = float(np.max(np.abs(q_to - q_from)) / speed_rad_s)
+        return cls(q_from.copy(), q_to.copy(), now_s, max(duration, 1e-6))
+
+    def at(self, t_s: float) -> tuple[np.ndarray, bool]:
+        """Setpoint at time t_s, and whether the move is complete."""
+        s = min(1.0, (t_s - self.t0_s) / self.duration_s)
+        return self.start + (self.goal - self.start) * s, s >= 1.0
+
+
+class SimulatedArm(Arm):
+    model = "simulated-ur5e"
+
+    def __init__(self, sim: SimulationClock, q0_rad: np.ndarray, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sim = sim
+        self.cmd_seq, self._state_seq = -1, 0
+        self.hold(q0_rad, np.zeros(joints.ARM_DOF))
+
+    def hold(self, q_rad: np.ndarray, qd_rad_s: np.ndarray) -> None:
+        """Hold wherever the simulation put the arm (start-up, resets)."""
+        self.q, self.qd = q_rad.copy(), qd_rad_s.copy()
+        self.setpoint, self.target = q_rad.copy(), q_rad.copy()
+        self.mode = DeviceMode.IDLE
+        self._move: LinearMove | None = None
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo.for_joints("arm", self.model, self.limits, rate_hz=500.0)
+
+    def state(self) -> ArmState:
+        self._state_seq += 1
+        return new_arm_state(
+            self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, self.reported_mode(self.mode),
+            self.cmd_seq,
+        )  # fmt: skip
+
+    @property
+    def moving(self) -> bool:
+        return self._move is not None
+
+    def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
+        self._move = None
+        self.target, self.mode, self.cmd_seq = q_rad, DeviceMode.SERVOING, seq
+
+    def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
+        self._move = LinearMove.plan(self.setpoint, q_rad, speed_rad_s, self._sim.time_s)
+        self.mode = DeviceMode.MOVING
+
+    def move_finished(self) -> bool:
+        return self._move is None and self.mode != DeviceMode.MOVING
+
+    def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
+        self.begin_move(q_rad, speed_rad_s)
+        end = self._sim.time_s + timeout_s
+        while not self.move_finished():
+            if self._sim.time_s > end:
+                self.stop()
+                raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
+            self._sim.advance(self._sim.control_period_s)
+
+    def _apply_arm_stop(self) -> None:
+        self._move = None
+        self.setpoint, self.target = self.q.copy(), self.q.copy()  # hold where the arm is now
+        self.mode = DeviceMode.STOPPED
+
+    def advance_setpoint(self, dt_s: float) -> None:
+        """Move the setpoint by one simulation step: along the move, or toward the servo target."""
+        if self._move is not None:
+            self.setpoint, done = self._move.at(self._sim.time_s)
+            if done:
+                self._move, self.target, self.mode = None, self._move.goal.copy(), DeviceMode.IDLE
+        else:
+            limit = self.limits.max_speed_rad_s * dt_s
+            self.setpoint = self.setpoint + np.clip(self.target - self.setpoint, -limit, limit)
