@@ -220,3 +220,16 @@ def test_released_checkpoints_load_and_act(task: str) -> None:
 def test_missing_official_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SkillError, match="not found"):
         Skill.official("nut", tmp_path)
+
+
+@pytest.mark.parametrize("task", ["nut", "screwdriver"])
+def test_shipped_skills_load_and_record_how_they_were_trained(task: str) -> None:
+    folder = REPO / "policies" / "skills" / task
+    skill = Skill.load(folder)
+    assert skill.meta.task == task and skill.meta.source == "dexscrew"
+    assert (folder / "skill.pt").stat().st_size < 2_000_000
+    record = (folder / "command.txt").read_text()
+    assert f"dexscrew train-rl teacher --task {task}" in record and "--seed 1" in record
+    cell = KinematicCell()
+    stats = skill.run(cell.hand, _CellClock(cell), duration_s=0.5)
+    assert stats.steps == 10 and stats.nan_actions == 0
