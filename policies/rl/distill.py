@@ -36,7 +36,7 @@ class Distillation:
         self.student.encoder.hist_norm.update(o.hist)
         a_s, _ = self.student(o.obs, o.hist)
         z_t = self.teacher.latent(o.priv)
-        a_t = self.teacher.act_from_latent(o.obs, z_t)
+        a_t = self.teacher.act_from_latent(o.obs, z_t).clamp(-1.0, 1.0)  # the env clamps: only this part matters
         self._buf.append({"obs": o.obs, "hist": o.hist, "a_t": a_t, "z_t": z_t})
         if self.cfg.teacher_action_prob > 0:
             use_t = torch.rand(a_s.shape[0], generator=self.gen) < self.cfg.teacher_action_prob
