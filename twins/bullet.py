@@ -53,9 +53,18 @@ def rot_y(a: float) -> np.ndarray:
     return np.array([[c, 0, s], [0, 1.0, 0], [-s, 0, c]])
 
 
+def rot_z(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+
+
+def tilted_hand_matrix(tilt_x_rad: float, tilt_y_rad: float = 0.0) -> np.ndarray:
+    """The RL world's nominal grasp: palm down, fingers along +x, tilted about world x (and y) as in the method."""
+    return rot_y(tilt_y_rad) @ rot_x(tilt_x_rad) @ _HAND_BASE_ROT
+
+
 def tilted_hand_orientation(tilt_x_rad: float, tilt_y_rad: float = 0.0) -> tuple[float, float, float, float]:
-    """Palm down, fingers along +x, tilted about world x (and y) as in the method."""
-    return quat_from_matrix(rot_y(tilt_y_rad) @ rot_x(tilt_x_rad) @ _HAND_BASE_ROT)
+    return quat_from_matrix(tilted_hand_matrix(tilt_x_rad, tilt_y_rad))
 
 
 def urdf_file(text: str) -> str:

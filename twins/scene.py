@@ -5,10 +5,13 @@ revolute child. The carrier's stiff position motor follows pitch x turns every
 physics step (both ways). A JOINT_GEAR constraint couples the same two joints
 exactly when the nut is driven, but the fingers pressing on the nut pushed the
 carrier along the gear's soft direction (1 mm with 0.03 rad of turning at 10
-solver iterations), so the thread is this servo instead. The thread's friction
-torque rises with the hand's tilt away from the bolt axis and with lost downward
-engagement (the nut has gone down the bolt
-but the fingers have not followed), so a static arm stalls the task.
+solver iterations), so the thread is this servo instead.
+The hand starts in the RL world's nominal grasp (same tilt, same object pose in
+the palm frame), turned about the vertical to face away from the arm base. The
+thread's friction torque rises with MISALIGNMENT, i.e. the object's axis and
+centre seen from the palm drifting from that nominal grasp, and with lost
+downward engagement (the nut has gone down the bolt but the fingers have not
+followed), so a static arm stalls the task.
 Screwdriver: the handle rides a free prismatic joint (not constrained along
 the axis, it rests on the screw head under gravity) and a revolute joint; it
 drives the screw only while seated, so lifting or tilting makes it slip.
@@ -23,14 +26,17 @@ import pybullet as pb
 
 from dexscrew_sdk import joints, kinematics
 from twins import objects
-from twins.bullet import HandModel, _shapes, link_indices, official_init_canonical, rot_x, rot_y, urdf_file
+from twins.bullet import HandModel, _shapes, link_indices, official_init_canonical, rot_z, tilted_hand_matrix, urdf_file
 from twins.ur5e_model import UR5E_EFFORT_NM, arm_with_hand_urdf
 
 FASTEN_AXIS = np.array([0.0, 0.0, -1.0])  # joint axis: positive angle = clockwise from above
 HAND_POS_M = np.array([-0.45, -0.13, 0.32])  # wrist position in the arm base frame at reset
 ENGAGE_SLACK_M = 0.001  # the fingers may lag the nut by this much before friction rises
 SEAT_TOLERANCE_M = 0.002  # a handle lifted more than this off the screw is not driving it
-THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut does not move it
+# Arm joint servo gains (position and velocity error corrected per step). The engine's default 0.1 let
+# the fingers' reaction push the palm ~3 mm / 2 deg off its hold; a UR5e's flange barely moves under a few N.
+ARM_KP, ARM_KD = 0.5, 1.0
+THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut barely moves it
 
 
 @dataclass
@@ -39,8 +45,9 @@ class TaskParams:
     shape: str = "triangular"
     pitch_m: float = 0.00175
     turns_required: float = 4.0
-    base_friction_nm: float = 0.05
-    tilt_friction_nm_per_rad: float = 1.5
+    base_friction_nm: float = 0.2  # the RL world's object joint friction: the nominal grasp pays this
+    misalign_friction_nm_per_rad: float = 1.5  # object axis tilted in the palm frame vs the nominal grasp
+    offset_friction_nm_per_m: float = 200.0  # object axis pushed sideways in the palm frame
     engage_friction_nm_per_m: float = 2000.0
     max_friction_nm: float = 6.0
     scale: float = 1.0
@@ -51,9 +58,9 @@ class TaskParams:
 
 
 def hand_rotation(tilt_rad: float) -> np.ndarray:
-    """Palm down, fingers pointing away from the arm base (-x), rolled by the method's tilt."""
-    base = np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]])
-    return rot_y(0.0) @ rot_x(tilt_rad) @ base
+    """The RL world's tilted grasp turned half a turn about the vertical, so the fingers point away from
+    the arm base (-x): a turn about the object's (vertical) axis leaves the hand-object relation unchanged."""
+    return rot_z(np.pi) @ tilted_hand_matrix(tilt_rad)
 
 
 class Scene:
@@ -94,6 +101,7 @@ class Scene:
         self.hand.reset_joints(q_hand)
         self._build_object(centre)
         self.ref_gap_m = self._grasp_height() - self.object_height()
+        self.ref_axis, self.ref_centre = self._object_in_palm()
         self.turn_offset = 0.0  # screw turns done while seated (screwdriver)
         self.screw_depth_m = 0.0
         self.friction_nm = params.base_friction_nm
@@ -152,11 +160,24 @@ class Scene:
         """Height of the palm: where the arm holds the fingers (fingertips move with the gait)."""
         return float(pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=self.client)[4][2])
 
-    def hand_tilt_rad(self) -> float:
-        """Angle between the palm normal and its reset direction: misalignment with the object axis."""
-        s = pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=self.client)
-        r = np.array(pb.getMatrixFromQuaternion(s[5])).reshape(3, 3)
-        return float(np.arccos(np.clip(r[:, 0] @ hand_rotation(self.params.tilt_rad)[:, 0], -1.0, 1.0)))
+    def _object_in_palm(self) -> tuple[np.ndarray, np.ndarray]:
+        """The object's axis (unit) and centre in the palm frame."""
+        c = self.client
+        palm = pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=c)
+        obj = pb.getLinkState(self.obj, 1, physicsClientId=c)
+        r = np.array(pb.getMatrixFromQuaternion(palm[5])).reshape(3, 3)
+        axis = np.array(pb.getMatrixFromQuaternion(obj[5])).reshape(3, 3)[:, 2]
+        return r.T @ axis, r.T @ (np.asarray(obj[4]) - np.asarray(palm[4]))
+
+    def misalignment(self) -> tuple[float, float]:
+        """(angle rad, sideways offset m) of the object's axis in the palm frame vs the nominal grasp.
+
+        Zero whatever the grasp's own tilt: only a hand (or nut) that has moved off the nominal grasp
+        loads the thread sideways. Sliding along the axis is the engagement lag, counted separately."""
+        axis, centre = self._object_in_palm()
+        angle = float(np.arccos(np.clip(axis @ self.ref_axis, -1.0, 1.0)))
+        d = centre - self.ref_centre
+        return angle, float(np.linalg.norm(d - (d @ self.ref_axis) * self.ref_axis))
 
     def turns_done(self) -> float:
         if self.params.task == "nut":
@@ -170,19 +191,19 @@ class Scene:
         )
 
     def update_task(self) -> None:
-        """Once per control period: thread friction from tilt and engagement; screw progress."""
+        """Once per control period: thread friction from misalignment and engagement; screw progress."""
         p = self.params
-        tilt = self.hand_tilt_rad()
+        tilt, offset = self.misalignment()
+        aligned = p.base_friction_nm + p.misalign_friction_nm_per_rad * tilt + p.offset_friction_nm_per_m * offset
         if p.task == "nut":
             lag = self._grasp_height() - self.object_height() - self.ref_gap_m  # fingers above where they gripped
-            friction = p.base_friction_nm + p.tilt_friction_nm_per_rad * tilt
-            friction += p.engage_friction_nm_per_m * max(0.0, lag - ENGAGE_SLACK_M)
+            friction = aligned + p.engage_friction_nm_per_m * max(0.0, lag - ENGAGE_SLACK_M)
         else:
             seated = self.object_travel() - (-self.screw_depth_m) < SEAT_TOLERANCE_M and tilt < np.deg2rad(15)
             angle = self.object_angle()
             if seated:  # the screw follows the shaft's turns and goes down with the pitch
                 self.screw_depth_m = max(0.0, (angle - self.turn_offset) / (2 * np.pi) * p.pitch_m)
-                friction = p.base_friction_nm + p.tilt_friction_nm_per_rad * tilt
+                friction = aligned
             else:  # slipping: the blade spins freely in the slot
                 self.turn_offset = angle - self.screw_depth_m / p.pitch_m * 2 * np.pi
                 friction = 0.01
@@ -199,6 +220,8 @@ class Scene:
             pb.POSITION_CONTROL,
             targetPositions=q_set.tolist(),
             forces=list(UR5E_EFFORT_NM),
+            positionGains=[ARM_KP] * 6,
+            velocityGains=[ARM_KD] * 6,
             physicsClientId=self.client,
         )
 
@@ -207,13 +230,15 @@ class Scene:
         return np.array([x[0] for x in s]), np.array([x[1] for x in s])
 
     def step(self) -> None:
-        if self.params.task == "nut":  # the thread: axial position follows the turns, both ways
-            travel = -self.params.pitch_m * self.object_angle() / (2 * np.pi)
+        if self.params.task == "nut":  # the thread: axial position and speed follow the turns, both ways
+            angle, speed = pb.getJointState(self.obj, 1, physicsClientId=self.client)[:2]
+            k = -self.params.pitch_m / (2 * np.pi)
             pb.setJointMotorControl2(
                 self.obj,
                 0,
                 pb.POSITION_CONTROL,
-                targetPosition=travel,
+                targetPosition=k * angle,
+                targetVelocity=k * speed,  # feed-forward: the carrier moves with the turning, not after it
                 force=THREAD_AXIAL_N,
                 positionGain=0.5,
                 velocityGain=1.0,

@@ -1,0 +1,48 @@
+"""Integration: the shipped nut skill turns the nut in the full twin, arm held still, through a node."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from dexscrew_sdk.cell import Cell
+from dexscrew_sdk.ports import free_base_port
+from dexscrew_sdk.skills.skill import Skill
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = str(REPO / "configs" / "twin_cell.toml")
+
+
+@pytest.fixture(scope="module")
+def cell() -> Iterator[Cell]:
+    overrides = [f"nodes.twin.base_port={free_base_port()}"]
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", CONFIG, "--name", "twin"]
+    proc = subprocess.Popen(cmd + [a for o in overrides for a in ("--set", o)])
+    try:
+        with Cell.connect(CONFIG, overrides, connect_timeout_s=30.0) as c:
+            yield c
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_shipped_nut_skill_fastens_with_the_arm_held_still(cell: Cell) -> None:
+    torch.set_num_threads(1)  # a small policy: extra threads only contend for the cores
+    cell.world.reset("nut", "triangular", seed=0)
+    q_arm = cell.arm.state().q_rad
+    skill = Skill.load(REPO / "policies" / "skills" / "nut")
+    stats = skill.run(cell.hand, cell.clock, duration_s=15.0)
+    turns = cell.world.progress().turns_done
+    assert stats.nan_actions == 0
+    assert abs(cell.arm.state().q_rad - q_arm).max() < 0.01  # held still (the servo yields a few mrad)
+    # Measured 0.39 turns in 15 s here (0.1-0.8 in-process over randomised seeds); below 0 before the
+    # grasp pose matched the RL world's and the thread's friction stopped charging for the grasp's tilt.
+    assert turns > 0.07, turns
