@@ -18,7 +18,9 @@ from dexscrew_sdk import config as config_mod
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.launcher import Launcher
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "reference_cell.toml"
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "configs" / "twin_cell.toml"
+SHIPPED_SKILLS = REPO / "policies" / "skills"
 
 
 def scripted_motion(cell: Cell, periods: int = 60, amplitude_rad: float = 0.15) -> dict[str, Any]:
@@ -49,13 +51,48 @@ def scripted_motion(cell: Cell, periods: int = 60, amplitude_rad: float = 0.15) 
     }
 
 
+def skill_session(cell: Cell, task: str, shape: str, duration_s: float, seed: int = 0) -> dict[str, Any]:
+    """On a twin: reset the task, run the shipped finger-rotation skill with the arm held still."""
+    from dexscrew_sdk.skills.skill import Skill
+
+    cell.world.reset(task, shape, seed=seed)
+    q_arm = cell.arm.state().q_rad.copy()
+    skill = Skill.load(SHIPPED_SKILLS / task)
+    peak_touch = np.zeros(5)
+
+    def observe(_: int) -> None:
+        cell.arm.servo(q_arm)  # the operator holds the wrist still (and keeps the arm's watchdog fed)
+        normal = cell.tactile.frame().force_n[..., 2].sum(axis=1)
+        np.maximum(peak_touch, normal, out=peak_touch)
+
+    stats = skill.run(cell.hand, cell.clock, duration_s=duration_s, on_step=observe)
+    progress = cell.world.progress()
+    return {
+        "task": task,
+        "shape": shape,
+        "skill": str(SHIPPED_SKILLS / task),
+        "skill_steps": stats.steps,
+        "nan_actions": stats.nan_actions,
+        "sim_time_s": round(progress.time_s, 2),
+        "turns_done": round(progress.turns_done, 3),
+        "turns_required": progress.turns_required,
+        "progress_ratio": round(progress.ratio, 3),
+        "peak_normal_force_per_fingertip_n": [round(float(x), 2) for x in peak_touch],
+        "arm_drift_rad": float(np.abs(cell.arm.state().q_rad - q_arm).max()),
+        "wall_time_s": round(stats.duration_s, 2),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config, args.overrides)
     launcher = Launcher(cfg, args.config, args.overrides)
     try:
         launcher.start()
         with Cell.connect(cfg) as cell:
-            summary = scripted_motion(cell, periods=args.periods)
+            if "world" in cell.devices:
+                summary = skill_session(cell, args.task, args.shape, args.seconds)
+            else:
+                summary = scripted_motion(cell, periods=args.periods)
     finally:
         launcher.shutdown()
     summary["config"] = str(args.config)
@@ -64,8 +101,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="start a cell and run a scripted arm + hand session through the bus")
+    p = sub.add_parser(
+        "demo",
+        help="start a cell and run a session through the bus: on a twin, the shipped skill turns the nut; "
+        "elsewhere, a scripted arm + hand motion",
+    )
     p.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG, help="cell configuration (TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--periods", type=int, default=60, help="control periods to run")
+    p.add_argument("--task", choices=["nut", "screwdriver"], default="nut", help="twin: task and shipped skill")
+    p.add_argument("--shape", default="triangular", help="twin: nut or handle shape")
+    p.add_argument("--seconds", type=float, default=15.0, help="twin: simulated seconds of skill")
+    p.add_argument("--periods", type=int, default=60, help="other cells: control periods of scripted motion")
     p.set_defaults(func=run)
