@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import struct
 import subprocess
 import sys
@@ -35,6 +36,7 @@ TOPIC = state_topic("tactile")
 CTL = b"ctl"
 _RAW = struct.Struct("<cqq")  # kind, seq, stamp_ns
 RATES_HZ = (1000, 2000, 4000, 8000, 16000, 32000)
+IDLE_LIMIT_S = 120.0  # a subscriber waits this long for its next phase before giving up
 
 
 @dataclass
@@ -63,9 +65,9 @@ def _sdk_subscriber(endpoint: str, ready: Any, results: Any) -> None:
     ctx = Context()
     sub = StateSubscriber(ctx, endpoint, [TOPIC, CTL])
     ready.set()
-    expected, phase = 0, PhaseResult(0, 0, [])
+    expected, phase = 0, None
     while True:
-        got = sub.recv(5.0)
+        got = sub.recv(IDLE_LIMIT_S)
         if got is None:
             break
         topic, msg = got
@@ -73,11 +75,14 @@ def _sdk_subscriber(endpoint: str, ready: Any, results: Any) -> None:
             event = msg.fields["event"]
             if event == "begin":
                 expected, phase = 0, PhaseResult(0, 0, [])
-            elif event == "end":
+            elif event == "end" and phase is not None:
                 results.put((msg.fields["detail"], phase))
+                phase = None  # report once; repeated end markers are ignored
             elif event == "quit":
                 break
             continue
+        if phase is None:
+            continue  # a frame outside any phase
         frame: TactileFrame = message_to_tactile(msg)
         now = time.monotonic_ns()
         phase.latencies_us.append((now - frame.stamp_ns) / 1e3)
@@ -94,11 +99,11 @@ def _raw_subscriber(endpoint: str, ready: Any, results: Any) -> None:
     sock.setsockopt(zmq.SUBSCRIBE, b"")
     sock.connect(endpoint)
     ready.set()
-    expected, phase, name = 0, PhaseResult(0, 0, []), ""
-    while sock.poll(5000):
+    expected, phase, name = 0, None, ""
+    while sock.poll(int(IDLE_LIMIT_S * 1000)):
         data = sock.recv()
         kind, seq, stamp = _RAW.unpack_from(data)
-        if kind == b"D":
+        if kind == b"D" and phase is not None:
             now = time.monotonic_ns()
             payload = np.frombuffer(data, dtype=np.float32, offset=_RAW.size).reshape(joints.TACTILE_SHAPE)
             phase.latencies_us.append((now - stamp) / 1e3)
@@ -108,8 +113,9 @@ def _raw_subscriber(endpoint: str, ready: Any, results: Any) -> None:
         elif kind == b"B":
             expected, phase = 0, PhaseResult(0, 0, [])
             name = data[_RAW.size :].decode()
-        elif kind == b"E":
+        elif kind == b"E" and phase is not None:
             results.put((name, phase))
+            phase = None
         elif kind == b"Q":
             break
     ctx.destroy(linger=0)
@@ -165,12 +171,19 @@ class _Publisher:
 def _run_phase(pub: _Publisher, results: Any, name: str, rate_hz: float, count: int) -> tuple[PhaseResult, float]:
     pub.control("begin", name)
     achieved = pub.burst(rate_hz, count)
-    time.sleep(0.05)  # let the tail of the burst drain before the end marker; results are queue-synchronised
-    pub.control("end", name)
-    got_name, result = results.get(timeout=30)
-    if got_name != name:
-        raise RuntimeError(f"bench protocol out of step: expected {name}, got {got_name}")
-    return result, achieved
+    # A PUB socket drops what its high-water mark cannot hold, markers included: repeat the end
+    # marker until the subscriber reports (it reports each phase once).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pub.control("end", name)
+        try:
+            got_name, result = results.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if got_name != name:
+            raise RuntimeError(f"bench protocol out of step: expected {name}, got {got_name}")
+        return result, achieved
+    raise RuntimeError(f"subscriber never reported phase {name}")
 
 
 def _handshake(pub: _Publisher, results: Any) -> None:
@@ -181,10 +194,13 @@ def _handshake(pub: _Publisher, results: Any) -> None:
         pub.control("end", "handshake")
         try:
             results.get(timeout=0.1)
-            while True:  # drop duplicate handshake replies
+        except queue.Empty:
+            continue
+        while True:  # drop duplicate handshake replies
+            try:
                 results.get(timeout=0.2)
-        except Exception:
-            return
+            except queue.Empty:
+                return
     raise RuntimeError("subscriber never joined")
 
 

@@ -130,7 +130,7 @@ def send(sock: zmq.Socket, topic: bytes, msg: Message, flags: int = 0) -> None:
     frames = codec.encode(topic, msg)
     last = len(frames) - 1
     for i, frame in enumerate(frames):
-        # copy=False only pays off for large buffers; encode() already chose per array
+        # the header frame is copied; large array frames (memoryviews) are sent without copying
         sock.send(frame, flags | (SNDMORE if i < last else 0), copy=not isinstance(frame, memoryview))
 
 

@@ -1,18 +1,21 @@
-"""Wire format of every bus message: msgpack header + raw array frames. Never pickle.
+"""Wire format of every bus message: a msgpack header, small arrays inline, large ones as raw frames.
 
-A message travels as ZeroMQ multipart frames::
+Never pickle. A message travels as ZeroMQ multipart frames::
 
-    [topic NUL header, array_0, array_1, ...]
+    [topic NUL header, large_array_0, large_array_1, ...]
 
 The first frame starts with the topic and a NUL byte, so SUB prefix filtering on
-``topic + NUL`` matches topics exactly, and one frame fewer per message keeps the
-SDK's per-message cost close to bare pyzmq. `header` is a msgpack map
+``topic + NUL`` matches topics exactly. `header` is a msgpack map
 ``{"v": schema version, "t": type, "seq", "ns": stamp, "f": {scalar fields},
-"a": [[name, dtype, shape], ...]}`` and each array frame is
-the array's raw C-order bytes, sent without copying and viewed without copying on
-receipt. `decode` validates everything against the registered schema of the type:
-version, known type, field names and types, array names, dtypes, shapes, byte
-counts, finite floats and a total size limit. Anything else raises `CodecError`.
+"a": [[name, dtype, shape(, raw bytes)], ...]}``. An array below
+`INLINE_MAX_BYTES` (every state and command the SDK has: a tactile frame is
+7.2 kB) carries its raw C-order bytes inline as a msgpack bin, so the message is
+one frame, which keeps the SDK's per-message cost close to bare pyzmq's. A larger
+array travels as its own frame, sent without copying. Either way the receiver
+views the bytes without copying. `decode` validates everything against the
+registered schema of the type: version, known type, field names and types, array
+names, dtypes, shapes, byte counts, finite floats and a total size limit.
+Anything else raises `CodecError`.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ from dexscrew_sdk.errors import CodecError
 
 SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: a tactile frame is 7.2 kB
-MAX_HEADER_BYTES = 1 << 16
-# Below this size copying into a zmq message is cheaper than pinning the buffer
-# (pyzmq's own guidance); tactile frames are smaller, so they are copied.
-ZERO_COPY_THRESHOLD_BYTES = 1 << 16
+MAX_HEADER_BYTES = 1 << 17
+# Arrays up to this size ride inline in the header frame: below pyzmq's own zero-copy
+# threshold (64 kB) a copy is cheaper than pinning a buffer, and one frame is cheaper than two.
+INLINE_MAX_BYTES = 1 << 15
 TOPIC_END = b"\x00"
 
 
@@ -44,9 +47,11 @@ class ArraySpec:
     nbytes: int = field(init=False, compare=False)
     shape_list: list[int] = field(init=False, compare=False)
     is_float: bool = field(init=False, compare=False)
+    np_dtype: np.dtype = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         dt = np.dtype(self.dtype)
+        object.__setattr__(self, "np_dtype", dt)
         object.__setattr__(self, "nbytes", dt.itemsize * math.prod(self.shape))
         object.__setattr__(self, "shape_list", list(self.shape))
         object.__setattr__(self, "is_float", dt.kind == "f")
@@ -89,11 +94,11 @@ def schema_of(type_name: str) -> Schema:
         raise CodecError(f"unknown message type {type_name!r}; known: {sorted(_SCHEMAS)}") from None
 
 
-def encode(topic: bytes, msg: Message) -> list[Any]:
-    """Frames for `socket.send_multipart(frames, copy=False)`; validates on the way out too."""
+def encode(topic: bytes, msg: Message, inline_max_bytes: int = INLINE_MAX_BYTES) -> list[Any]:
+    """Frames for `socket.send_multipart`; validates on the way out too."""
     schema = schema_of(msg.type)
     descr: list[list[Any]] = []
-    buffers: list[Any] = []
+    frames: list[Any] = []
     for name, spec in schema.arrays.items():
         arr = msg.arrays.get(name)
         if arr is None:
@@ -103,23 +108,29 @@ def encode(topic: bytes, msg: Message) -> list[Any]:
         arr = np.ascontiguousarray(arr, dtype=spec.dtype)
         if arr.shape != spec.shape:
             raise CodecError(f"{msg.type}.{name}: shape {arr.shape}, schema says {spec.shape}")
-        descr.append([name, spec.dtype, list(spec.shape)])
-        buffers.append(memoryview(arr).cast("B") if arr.nbytes >= ZERO_COPY_THRESHOLD_BYTES else arr.tobytes())
+        raw = memoryview(arr).cast("B")
+        if arr.nbytes <= inline_max_bytes:
+            descr.append([name, spec.dtype, spec.shape_list, raw])
+        else:
+            descr.append([name, spec.dtype, spec.shape_list])
+            frames.append(raw)
     _check_fields(schema, msg.fields)
     header = msgpack.packb(
         {"v": SCHEMA_VERSION, "t": msg.type, "seq": msg.seq, "ns": msg.stamp_ns, "f": msg.fields, "a": descr},
         use_bin_type=True,
     )
-    return [topic + TOPIC_END + header, *buffers]
+    return [topic + TOPIC_END + header, *frames]
 
 
 def decode(frames: list[Any]) -> tuple[bytes, Message]:
-    """Validate and decode `[topic NUL header, *arrays]`; raise CodecError on anything off."""
+    """Validate and decode `[topic NUL header, *large arrays]`; raise CodecError on anything off."""
     if not frames:
         raise CodecError("empty message")
     # bytes from recv_multipart(copy=True) or zmq.Frame from copy=False
     bufs = [f if isinstance(f, bytes) else f.bytes for f in frames]
-    total = sum(len(b) for b in bufs)
+    total = 0
+    for b in bufs:
+        total += len(b)
     if total > MAX_MESSAGE_BYTES:
         raise CodecError(f"message of {total} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
     first = bufs[0]
@@ -138,14 +149,21 @@ def decode(frames: list[Any]) -> tuple[bytes, Message]:
     if not isinstance(fields, dict) or not isinstance(descr, list):
         raise CodecError(f"{type_name}: header needs a map 'f' and a list 'a'")
     _check_fields(schema, fields)
-    if len(descr) != len(bufs) - 1:
-        raise CodecError(f"{type_name}: header lists {len(descr)} arrays, message carries {len(bufs) - 1}")
+    separate = iter(bufs[1:])
     arrays: dict[str, np.ndarray] = {}
-    for entry, buf in zip(descr, bufs[1:], strict=True):
-        name, arr = _decode_array(schema, entry, buf)
+    for entry in descr:
+        if isinstance(entry, list) and len(entry) == 4:
+            data = entry.pop()  # inline bytes
+        else:
+            data = next(separate, None)
+            if data is None:
+                raise CodecError(f"{type_name}: header lists more array frames than the message carries")
+        name, arr = _decode_array(schema, entry, data)
         if name in arrays:
             raise CodecError(f"{type_name}: array {name!r} sent twice")
         arrays[name] = arr
+    if next(separate, None) is not None:
+        raise CodecError(f"{type_name}: the message carries array frames its header does not list")
     if not schema.required.issubset(arrays):
         raise CodecError(f"{type_name}: missing required arrays {sorted(schema.required - set(arrays))}")
     return topic, Message(type_name, seq, stamp, fields, arrays)
@@ -177,13 +195,23 @@ def _decode_array(schema: Schema, entry: Any, buf: Any) -> tuple[str, np.ndarray
         raise CodecError(
             f"{schema.type}.{name}: got dtype {dtype!r} shape {shape!r}, schema says {spec.dtype} {spec.shape}"
         )
+    if not isinstance(buf, bytes):
+        raise CodecError(f"{schema.type}.{name}: inline array data must be msgpack bin")
     size = len(buf)
     if size != spec.nbytes:
         raise CodecError(f"{schema.type}.{name}: {size} bytes, expected {spec.nbytes}")
-    arr = np.frombuffer(buf, dtype=spec.dtype).reshape(spec.shape)
-    if spec.is_float and not np.isfinite(arr).all():
+    arr = np.ndarray(spec.shape, spec.np_dtype, buffer=buf)  # a view: no copy
+    if spec.is_float and not _all_finite(arr):
         raise CodecError(f"{schema.type}.{name}: contains NaN or inf")
     return name, arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    if arr.dtype == np.float32:
+        # One pass, no temporary: a float64 sum of float32 values cannot overflow, so it is
+        # non-finite exactly when some element is NaN or inf (the hot path: tactile frames).
+        return math.isfinite(arr.sum(dtype=np.float64))
+    return bool(np.isfinite(arr).all())
 
 
 def _check_fields(schema: Schema, fields: dict[str, Any]) -> None:

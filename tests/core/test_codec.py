@@ -20,13 +20,14 @@ from dexscrew_sdk.messages import (
     tactile_to_message,
 )
 from dexscrew_sdk.records import ArmState, DeviceMode, TactileFrame
+from tests.wire import frames_of, split_header, with_header, with_inline_bytes
 
 finite64 = st.floats(-1e6, 1e6, allow_nan=False)
 finite32 = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 
 
 def _roundtrip(topic: bytes, msg: Message) -> tuple[bytes, Message]:
-    return codec.decode([bytes(f) for f in codec.encode(topic, msg)])
+    return codec.decode(frames_of(topic, msg))
 
 
 @given(
@@ -62,15 +63,20 @@ def test_optional_arrays_roundtrip() -> None:
 
 def _valid_frames() -> list[bytes]:
     force = np.ones(joints.TACTILE_SHAPE, np.float32)
-    return [bytes(f) for f in codec.encode(b"tactile/state", tactile_to_message(TactileFrame(1, 2, force)))]
+    return frames_of(b"tactile/state", tactile_to_message(TactileFrame(1, 2, force)))
 
 
 def _with_header(**changes: object) -> list[bytes]:
-    frames = _valid_frames()
-    topic, _, raw = frames[0].partition(codec.TOPIC_END)
-    header = msgpack.unpackb(raw)
-    header.update(changes)
-    return [topic + codec.TOPIC_END + msgpack.packb(header), *frames[1:]]
+    return with_header(_valid_frames(), lambda h: h.update(changes))
+
+
+def _force_bytes() -> bytes:
+    return split_header(_valid_frames())[1]["a"][0][3]
+
+
+def _force_as_frame() -> list[bytes]:
+    """The tactile array sent as a separate frame instead of inline."""
+    return [_with_header(a=[["force_n", "<f4", [5, 120, 3]]])[0], _force_bytes()]
 
 
 @pytest.mark.parametrize(
@@ -84,12 +90,15 @@ def _with_header(**changes: object) -> list[bytes]:
         (_with_header(t="teleport"), "unknown message type"),
         (_with_header(seq="1"), "integers"),
         (_with_header(f={"mode": 1}), "unknown field"),
-        (_with_header(a=[["force_n", "<f8", [5, 120, 3]]]), "dtype"),
-        (_with_header(a=[["force_n", "<f4", [5, 120, 4]]]), "shape"),
-        (_with_header(a=[["pressure", "<f4", [5, 120, 3]]]), "unknown array"),
-        (_with_header(a=[]), "arrays"),
-        (_valid_frames()[:1], "arrays"),  # header promises an array that is missing
-        ([_valid_frames()[0], _valid_frames()[1][:-4]], "bytes"),  # truncated array
+        (_with_header(a=[["force_n", "<f8", [5, 120, 3], _force_bytes()]]), "dtype"),
+        (_with_header(a=[["force_n", "<f4", [5, 120, 4], _force_bytes()]]), "shape"),
+        (_with_header(a=[["pressure", "<f4", [5, 120, 3], _force_bytes()]]), "unknown array"),
+        (_with_header(a=[["force_n", "<f4", [5, 120, 3], "text"]]), "msgpack bin"),
+        (_with_header(a=[]), "missing required"),
+        (_with_header(a=[["force_n", "<f4", [5, 120, 3]]]), "more array frames"),  # promised frame missing
+        ([*_valid_frames(), _force_bytes()], "does not list"),  # a frame nobody asked for
+        (with_inline_bytes(_valid_frames(), 0, _force_bytes()[:-4]), "bytes"),  # truncated array
+        ([_force_as_frame()[0], _force_bytes()[:-4]], "bytes"),  # truncated array frame
         ([_valid_frames()[0], b"\x00" * (codec.MAX_MESSAGE_BYTES + 1)], "exceeds"),
     ],
 )
@@ -98,25 +107,38 @@ def test_bad_frames_are_refused(frames: list[bytes], needle: str) -> None:
         codec.decode(frames)
 
 
-def test_non_finite_values_are_refused() -> None:
-    frames = _valid_frames()
-    bad = np.frombuffer(frames[1], np.float32).copy()
-    bad[17] = np.nan
+def test_large_arrays_travel_as_their_own_frames() -> None:
+    force = np.arange(1800, dtype=np.float32).reshape(joints.TACTILE_SHAPE)
+    frames = frames_of(b"t", tactile_to_message(TactileFrame(1, 2, force)), inline_max_bytes=0)
+    assert len(frames) == 2
+    np.testing.assert_array_equal(codec.decode(frames)[1].arrays["force_n"], force)
+    np.testing.assert_array_equal(codec.decode(_force_as_frame())[1].arrays["force_n"], 1.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_refused(bad: float) -> None:
+    values = np.frombuffer(_force_bytes(), np.float32).copy()
+    values[17] = bad
     with pytest.raises(CodecError, match="NaN"):
-        codec.decode([frames[0], bad.tobytes()])
+        codec.decode(with_inline_bytes(_valid_frames(), 0, values.tobytes()))
+    with pytest.raises(CodecError, match="NaN"):
+        codec.decode([_force_as_frame()[0], values.tobytes()])
+    reply = {"ok": True, "result": float(bad), "error_kind": "", "error": ""}
     with pytest.raises(CodecError, match="not finite"):
-        reply = {"ok": True, "result": float("inf"), "error_kind": "", "error": ""}
-        codec.decode(_with_header(t="rpc_reply", f=reply, a=[])[:1])
+        codec.decode(_with_header(t="rpc_reply", f=reply, a=[]))
+
+
+def test_huge_but_finite_doubles_are_accepted() -> None:
+    q = np.full(6, 1.7e308)  # their sum overflows; the values themselves are finite
+    _, msg = codec.decode(frames_of(b"arm", Message("arm_servo", 0, 0, {}, {"q_rad": q})))
+    np.testing.assert_array_equal(msg.arrays["q_rad"], q)
 
 
 def test_missing_required_array_with_optional_present() -> None:
     q = np.zeros(12)
-    frames = [bytes(f) for f in codec.encode(b"hand", hand_command_message(q, q, None, 1))]
-    topic, _, raw = frames[0].partition(codec.TOPIC_END)
-    header = msgpack.unpackb(raw)
-    header["a"] = header["a"][1:]  # drop q_rad, keep kp
+    frames = frames_of(b"hand", hand_command_message(q, q, None, 1))
     with pytest.raises(CodecError, match="missing required"):
-        codec.decode([topic + codec.TOPIC_END + msgpack.packb(header), frames[2]])
+        codec.decode(with_header(frames, lambda h: h.update(a=h["a"][1:])))  # drop q_rad, keep kp
 
 
 def test_encode_refuses_wrong_shape() -> None:

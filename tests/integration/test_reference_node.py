@@ -14,13 +14,14 @@ import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dexscrew_sdk import codec, joints
+from dexscrew_sdk import joints
 from dexscrew_sdk.bus import generate_keys
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.errors import CommandRejected, DeviceTimeoutError, EmergencyStopActive
 from dexscrew_sdk.messages import arm_servo_message, hand_command_message
 from dexscrew_sdk.records import DeviceMode
 from tests.conftest import REFERENCE_CELL, NodeProcess, free_base_port, start_node, wait_until
+from tests.wire import frames_of, split_header, with_header, with_inline_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -70,23 +71,16 @@ def test_garbage_commands_are_counted_and_node_keeps_serving(reference_node: Nod
 
         nan_q = good.copy()
         nan_q[0] = np.nan
-        frames = codec.encode(b"hand", hand_command_message(good, None, None, 10_000))
-        frames = [bytes(f) for f in frames]
-        nan_frames = [frames[0], nan_q.tobytes()]
-        beyond = [bytes(f) for f in codec.encode(b"hand", hand_command_message(np.full(12, 3.0), None, None, 10_001))]
-        wrong_type = [bytes(f) for f in codec.encode(b"hand", arm_servo_message(np.zeros(6), 10_002))]
-        unknown_device = [bytes(f) for f in codec.encode(b"gripper", hand_command_message(good, None, None, 1))]
-        header = msgpack.unpackb(frames[0].partition(codec.TOPIC_END)[2])
-        header["v"] = 42
-        wrong_version = [b"hand" + codec.TOPIC_END + msgpack.packb(header), frames[1]]
+        frames = frames_of(b"hand", hand_command_message(good, None, None, 10_000))
+        q_bytes = split_header(frames)[1]["a"][0][3]
         hand_written = [
-            nan_frames,
-            [frames[0], frames[1][:50]],  # truncated
-            [frames[0], frames[1] + b"\x00" * (2 << 20)],  # oversized (2 MiB)
-            wrong_version,
-            wrong_type,
-            unknown_device,
-            beyond,
+            with_inline_bytes(frames, 0, nan_q.tobytes()),  # NaN
+            with_inline_bytes(frames, 0, q_bytes[:50]),  # truncated
+            [frames[0], b"\x00" * (2 << 20)],  # oversized (2 MiB)
+            with_header(frames, lambda h: h.update(v=42)),  # wrong schema version
+            frames_of(b"hand", arm_servo_message(np.zeros(6), 10_002)),  # wrong message type for a hand
+            frames_of(b"gripper", hand_command_message(good, None, None, 1)),  # unknown device
+            frames_of(b"hand", hand_command_message(np.full(12, 3.0), None, None, 10_001)),  # beyond limits
         ]
         sent = 0
         for bad in hand_written:
