@@ -48,6 +48,10 @@ class HardwareEmergencyStopError(DeviceFault):
     """The robot's own (hardware) emergency stop is pressed; release it on the robot first."""
 
 
+class SkillError(DexscrewError, ValueError):
+    """A skill file or its metadata is missing, corrupt or does not match the expected layout."""
+
+
 class DeviceNotConnected(DexscrewError):
     """A method needing a connection was called before connect() or after close()."""
 
@@ -68,6 +72,7 @@ _BY_NAME: dict[str, type[DexscrewError]] = {
         DeviceFault,
         ProtectiveStopError,
         HardwareEmergencyStopError,
+        SkillError,
         DeviceNotConnected,
     )
 }

@@ -11,23 +11,17 @@ import numpy as np
 import pybullet as pb
 
 from dexscrew_sdk import joints
+from dexscrew_sdk.skills import layout
 from twins import xhand_model
 from twins.objects import ObjectGeometry
 
-# Authors' initial targets (policy order) and their map to the canonical order.
-POLICY_TO_CANONICAL: tuple[int, ...] = (3, 4, 5, 6, 7, 10, 11, 8, 9, 0, 1, 2)
-OFFICIAL_INIT_POLICY = {
-    "nut": (-0.17, 1.1, 0.4, 1.1, 0.4, 0, 0, 0, 0, 1.3, 0.6, 0.45),
-    "screwdriver": (-0.17, 1.2, 0.4, 1.2, 0.4, 0, 0, 0, 0, 1.15, 0.6, 0.1),
-}
 # Hand frame -> world at zero tilt: palm normal (hand x) down, fingers (hand z) along world x.
 _HAND_BASE_ROT = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
 def official_init_canonical(task: str) -> np.ndarray:
-    q = np.zeros(joints.HAND_DOF)
-    q[list(POLICY_TO_CANONICAL)] = OFFICIAL_INIT_POLICY[task]
-    return q
+    """The authors' initial hand targets for `task`, canonical order (the grasp the worlds are built around)."""
+    return layout.init_targets_sdk(task)
 
 
 def quat_from_matrix(r: np.ndarray) -> tuple[float, float, float, float]:

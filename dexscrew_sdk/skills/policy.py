@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import joints
-from dexscrew_sdk.errors import DexscrewError
+from dexscrew_sdk.errors import SkillError
 from dexscrew_sdk.skills import layout
 
 SKILL_FORMAT = "dexscrew-skill/1"
@@ -33,10 +33,6 @@ METADATA_KEYS = (
     "obs_layout",
     "sha256",
 )
-
-
-class SkillError(DexscrewError, ValueError):
-    """A skill file or its metadata is missing, corrupt or does not match the expected layout."""
 
 
 @dataclass
@@ -195,6 +191,9 @@ def load_policy(path: Path) -> tuple[Any, SkillMetadata]:
     """(policy adaptor, metadata) for an exported skill (folder or .pt) or a released checkpoint."""
     import torch
 
+    # The skill nets are small: extra intra-op threads only contend with the simulation and the
+    # control loop for the cores (one policy call took 100x longer with the default threads).
+    torch.set_num_threads(1)
     path = Path(path)
     if path.is_dir():
         path = path / "skill.pt"

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.ports import free_base_port
@@ -35,7 +34,6 @@ def cell() -> Iterator[Cell]:
 
 
 def test_shipped_nut_skill_fastens_with_the_arm_held_still(cell: Cell) -> None:
-    torch.set_num_threads(1)  # a small policy: extra threads only contend for the cores
     cell.world.reset("nut", "triangular", seed=0)
     q_arm = cell.arm.state().q_rad
     skill = Skill.load(REPO / "policies" / "skills" / "nut")
