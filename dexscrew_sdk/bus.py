@@ -28,6 +28,7 @@ DEFAULT_HOST = "127.0.0.1"
 NOBLOCK = int(zmq.NOBLOCK)
 POLLIN = int(zmq.POLLIN)
 SNDMORE = int(zmq.SNDMORE)
+RCVMORE = int(zmq.RCVMORE)
 TRANSPORT_MAX_FRAME_BYTES = 16 * codec.MAX_MESSAGE_BYTES
 
 
@@ -126,6 +127,14 @@ class Context:
         self.zmq.destroy(linger=0)
 
 
+def recv_frames(sock: zmq.Socket, flags: int = 0) -> list[bytes]:
+    """`recv_multipart` without its per-call enum overhead (most SDK messages are one frame)."""
+    frames = [sock.recv(flags)]
+    while sock.getsockopt(RCVMORE):
+        frames.append(sock.recv(flags))
+    return frames
+
+
 def send(sock: zmq.Socket, topic: bytes, msg: Message, flags: int = 0) -> None:
     frames = codec.encode(topic, msg)
     last = len(frames) - 1
@@ -154,7 +163,7 @@ class StateSubscriber:
         while True:
             try:
                 # State messages are small: bytes are cheaper than pinned zmq.Frame objects.
-                frames = self.sock.recv_multipart(NOBLOCK)
+                frames = recv_frames(self.sock, NOBLOCK)
             except zmq.Again:
                 now = time.monotonic()
                 if deadline is None:
@@ -171,7 +180,7 @@ class StateSubscriber:
         n = 0
         while True:
             try:
-                frames = self.sock.recv_multipart(NOBLOCK)
+                frames = recv_frames(self.sock, NOBLOCK)
             except zmq.Again:
                 return n
             n += self._accept(frames) is not None
