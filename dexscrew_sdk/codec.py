@@ -133,14 +133,15 @@ def decode(frames: list[Any]) -> tuple[bytes, Message]:
     """Validate and decode `[topic NUL header, *large arrays]`; raise CodecError on anything off."""
     if not frames:
         raise CodecError("empty message")
-    # bytes from recv_multipart(copy=True) or zmq.Frame from copy=False
-    bufs = [f if isinstance(f, bytes) else f.bytes for f in frames]
-    total = 0
-    for b in bufs:
-        total += len(b)
+    if len(frames) == 1 and type(frames[0]) is bytes:  # the common case: one frame, nothing to gather
+        first, extra = frames[0], []
+        total = len(first)
+    else:  # bytes from recv(copy=True) or zmq.Frame from copy=False
+        bufs = [f if isinstance(f, bytes) else f.bytes for f in frames]
+        first, extra = bufs[0], bufs[1:]
+        total = sum(map(len, bufs))
     if total > MAX_MESSAGE_BYTES:
         raise CodecError(f"message of {total} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
-    first = bufs[0]
     split = first.find(TOPIC_END)
     if split < 0:
         raise CodecError("first frame has no topic terminator (NUL)")
@@ -149,15 +150,15 @@ def decode(frames: list[Any]) -> tuple[bytes, Message]:
     type_name = header.get("t")
     if not isinstance(type_name, str):
         raise CodecError("header field 't' (message type) must be a string")
-    schema = schema_of(type_name)
+    schema = _SCHEMAS.get(type_name) or schema_of(type_name)
     seq, stamp, fields, descr = header.get("seq"), header.get("ns"), header.get("f"), header.get("a")
-    if not _is_int(seq) or not _is_int(stamp):
+    if type(seq) is not int or type(stamp) is not int:  # not bool either
         raise CodecError(f"{type_name}: seq and ns must be integers")
     if not isinstance(fields, dict) or not isinstance(descr, list):
         raise CodecError(f"{type_name}: header needs a map 'f' and a list 'a'")
     if fields:
         _check_fields(schema, fields)
-    separate = iter(bufs[1:])
+    separate = iter(extra)
     arrays: dict[str, np.ndarray] = {}
     for entry in descr:
         if isinstance(entry, list) and len(entry) == 4:
@@ -231,7 +232,3 @@ def _check_fields(schema: Schema, fields: dict[str, Any]) -> None:
 
 def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
     return t if isinstance(t, tuple) else (t,)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)

@@ -20,7 +20,7 @@ import numpy as np
 import zmq
 
 from dexscrew_sdk import codec
-from dexscrew_sdk.bus import NOBLOCK, Context, CurveKeys, Endpoints, send
+from dexscrew_sdk.bus import NOBLOCK, Context, CurveKeys, Endpoints, recv_frames, send
 from dexscrew_sdk.codec import Message
 from dexscrew_sdk.errors import CodecError, CommandRejected, DeviceTimeoutError, DexscrewError
 from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, World
@@ -160,7 +160,7 @@ class Node:
         newest: dict[bytes, Message] = {}
         while True:
             try:
-                frames = self._cmd.recv_multipart(NOBLOCK)
+                frames = recv_frames(self._cmd, NOBLOCK)
             except zmq.Again:
                 break
             self.stats.received += 1
@@ -248,7 +248,7 @@ class Node:
     def _handle_rpc(self) -> None:
         while True:
             try:
-                frames = self._rpc.recv_multipart(NOBLOCK)
+                frames = recv_frames(self._rpc, NOBLOCK)
             except zmq.Again:
                 break
             identity, body = frames[0], frames[1:]
