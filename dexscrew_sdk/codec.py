@@ -21,6 +21,7 @@ Anything else raises `CodecError`.
 from __future__ import annotations
 
 import math
+import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,10 +85,58 @@ class Message:
 _SCHEMAS: dict[str, Schema] = {}
 
 
+class _Template:
+    """The exact header bytes of a field-less, one-array message, but for its seq and stamp.
+
+    Such messages (tactile frames, arm servo targets) are the bus's hottest: they are
+    encoded by filling in the template and decoded by matching it byte for byte,
+    which is several times cheaper than a msgpack round trip. The bytes are plain
+    msgpack (seq and stamp as fixed-width uint64), so the generic decoder reads
+    them too, and anything that does not match the template exactly, byte for byte
+    and length for length, goes through the generic, fully validating path.
+    """
+
+    def __init__(self, schema: Schema) -> None:
+        ((name, spec),) = schema.arrays.items()
+        self.schema, self.name, self.spec = schema, name, spec
+        self.head = (
+            b"\x86\xa1v" + msgpack.packb(SCHEMA_VERSION) + b"\xa1t" + msgpack.packb(schema.type) + b"\xa3seq\xcf"
+        )
+        self.mid = b"\xa2ns\xcf"
+        descr = msgpack.packb([name, spec.dtype, spec.shape_list])  # 0x93 + 3 items
+        self.tail = b"\xa1f\x80\xa1a\x91\x94" + descr[1:] + b"\xc6" + struct.pack(">I", spec.nbytes)
+        self.size = len(self.head) + 8 + len(self.mid) + 8 + len(self.tail) + spec.nbytes
+
+    def encode(self, topic: bytes, seq: int, stamp_ns: int, arr: np.ndarray) -> bytes:
+        return b"".join((topic, TOPIC_END, self.head, _U64.pack(seq), self.mid, _U64.pack(stamp_ns), self.tail,
+                         memoryview(arr)))  # fmt: skip
+
+    def decode(self, first: bytes, start: int) -> Message | None:
+        """The message if `first[start:]` is exactly this template filled in, else None."""
+        if len(first) - start != self.size or not first.startswith(self.head, start):
+            return None
+        i = start + len(self.head)
+        j = i + 8 + len(self.mid)
+        k = j + 8 + len(self.tail)
+        if first[i + 8 : j] != self.mid or first[j + 8 : k] != self.tail:
+            return None
+        flat = np.frombuffer(first, self.spec.np_dtype, self.spec.nbytes // self.spec.np_dtype.itemsize, k)
+        if self.spec.is_float and not math.isfinite(flat.dot(self.spec.zeros)):
+            raise CodecError(f"{self.schema.type}.{self.name}: contains NaN or inf")
+        (seq,), (stamp,) = _U64.unpack_from(first, i), _U64.unpack_from(first, j)
+        return Message(self.schema.type, seq, stamp, {}, {self.name: flat.reshape(self.spec.shape)})
+
+
+_TEMPLATES: dict[str, _Template] = {}
+_U64 = struct.Struct(">Q")
+
+
 def register(schema: Schema) -> Schema:
     if schema.type in _SCHEMAS and _SCHEMAS[schema.type] != schema:
         raise ValueError(f"message type {schema.type!r} registered twice with different schemas")
     _SCHEMAS[schema.type] = schema
+    if not schema.fields and len(schema.arrays) == 1 and not next(iter(schema.arrays.values())).optional:
+        _TEMPLATES[schema.type] = _Template(schema)
     return schema
 
 
@@ -100,6 +149,14 @@ def schema_of(type_name: str) -> Schema:
 
 def encode(topic: bytes, msg: Message, inline_max_bytes: int = INLINE_MAX_BYTES) -> list[Any]:
     """Frames for `socket.send_multipart`; validates on the way out too."""
+    template = _TEMPLATES.get(msg.type)
+    if template is not None and not msg.fields and 0 <= msg.seq < 2**64 and 0 <= msg.stamp_ns < 2**64:
+        arr = msg.arrays.get(template.name)
+        if arr is not None and template.spec.nbytes <= inline_max_bytes and len(msg.arrays) == 1:
+            arr = np.ascontiguousarray(arr, dtype=template.spec.np_dtype)
+            if arr.shape != template.spec.shape:
+                raise CodecError(f"{msg.type}.{template.name}: shape {arr.shape}, schema says {template.spec.shape}")
+            return [template.encode(topic, msg.seq, msg.stamp_ns, arr)]
     schema = schema_of(msg.type)
     descr: list[list[Any]] = []
     frames: list[Any] = []
@@ -146,6 +203,11 @@ def decode(frames: list[Any]) -> tuple[bytes, Message]:
     if split < 0:
         raise CodecError("first frame has no topic terminator (NUL)")
     topic = first[:split]
+    if not extra:
+        for template in _TEMPLATES.values():
+            fast = template.decode(first, split + 1)
+            if fast is not None:
+                return topic, fast
     header = _unpack_header(memoryview(first)[split + 1 :])
     type_name = header.get("t")
     if not isinstance(type_name, str):

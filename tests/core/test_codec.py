@@ -158,3 +158,40 @@ def test_garbage_never_decodes_silently(frames: list[bytes]) -> None:
     for name, arr in msg.arrays.items():
         assert arr.shape == schema.arrays[name].shape
         assert np.isfinite(arr).all()
+
+
+@settings(max_examples=60)
+@given(
+    force=hnp.arrays(np.float32, joints.TACTILE_SHAPE, elements=finite32),
+    seq=st.integers(0, 2**64 - 1),
+    stamp=st.integers(0, 2**64 - 1),
+)
+def test_template_frames_are_plain_msgpack(force: np.ndarray, seq: int, stamp: int) -> None:
+    """The hot-path bytes decode identically through the generic, fully validating decoder."""
+    frames = frames_of(b"tactile/state", tactile_to_message(TactileFrame(seq, stamp, force)))
+    assert len(frames) == 1
+    _, fast = codec.decode(frames)
+    saved = dict(codec._TEMPLATES)
+    codec._TEMPLATES.clear()
+    try:
+        _, generic = codec.decode(frames)
+        regenerated = frames_of(b"tactile/state", tactile_to_message(TactileFrame(seq, stamp, force)))
+    finally:
+        codec._TEMPLATES.update(saved)
+    assert (fast.type, fast.seq, fast.stamp_ns, fast.fields) == (generic.type, seq, stamp, {})
+    np.testing.assert_array_equal(fast.arrays["force_n"], generic.arrays["force_n"])
+    np.testing.assert_array_equal(codec.decode(regenerated)[1].arrays["force_n"], force)  # generic bytes, fast reader
+
+
+def test_template_path_refuses_what_the_generic_path_refuses() -> None:
+    frames = _valid_frames()
+    values = np.frombuffer(_force_bytes(), np.float32).copy()
+    values[3] = np.nan
+    nan_frame = frames[0][: -values.nbytes] + values.tobytes()
+    with pytest.raises(CodecError, match="NaN"):
+        codec.decode([nan_frame])
+    with pytest.raises(CodecError):
+        codec.decode([frames[0][:-1]])  # one byte short: not the template, and not valid msgpack either
+    with pytest.raises(CodecError):
+        codec.decode([frames[0] + b"\x00"])  # trailing garbage
+    assert codec.decode(frames_of(b"t", Message("arm_servo", -5, 0, {}, {"q_rad": np.zeros(6)})))[1].seq == -5
