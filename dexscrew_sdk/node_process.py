@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from typing import Any
@@ -46,4 +47,7 @@ def run_node(cfg: CellConfig, name: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: node.request_stop())
     logging.getLogger(__name__).info("serving %s on %s", sorted(node.devices), cfg.endpoints(name).state)
+    # Everything built so far (devices, models, physics) lives as long as the node: keep it out
+    # of the cyclic collector's way so a full collection cannot stall the control loop for long.
+    gc.freeze()
     node.serve_forever()

@@ -134,6 +134,7 @@ class KinematicCell(Simulated):
     """Arm, hand and tactile sensor advanced together by one clock."""
 
     control_period_s = 0.05
+    TACTILE_PERIOD_S = 0.01  # 100 Hz, the XHand's practical state rate
 
     def __init__(
         self,
@@ -146,6 +147,7 @@ class KinematicCell(Simulated):
         self.arm = KinematicArm(self, limits=arm_limits, **arm_kwargs)
         self.hand = KinematicHand(limits=hand_limits)
         self.tactile = SyntheticTactile(self.hand, seed=seed)
+        self._last_tactile_s = 0.0
 
     def advance(self, dt_s: float) -> None:
         # Integrate in <= 2 ms steps so moves and tracking look the same at any call rate.
@@ -155,7 +157,11 @@ class KinematicCell(Simulated):
             self.time_s += h
             self.arm.step(h)
             self.hand.step(h)
-        self.tactile.sample()
+        # The pads are read at their own rate, on simulated time (deterministic in lockstep, and
+        # a real-time node stepping at 1 kHz does not spend its loop drawing noise).
+        if self.time_s - self._last_tactile_s >= self.TACTILE_PERIOD_S - 1e-9:
+            self._last_tactile_s = self.time_s
+            self.tactile.sample()
 
     def devices(self) -> dict[str, Device]:
         return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile}
