@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from dexscrew_sdk.cell import Cell
-from dexscrew_sdk.ports import free_base_port
 from dexscrew_sdk.skills.skill import Skill
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = str(REPO / "configs" / "twin_cell.toml")
-
-
-@pytest.fixture(scope="module")
-def cell() -> Iterator[Cell]:
-    overrides = [f"nodes.twin.base_port={free_base_port()}"]
-    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", CONFIG, "--name", "twin"]
-    proc = subprocess.Popen(cmd + [a for o in overrides for a in ("--set", o)])
-    try:
-        with Cell.connect(CONFIG, overrides, connect_timeout_s=30.0) as c:
-            yield c
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_shipped_nut_skill_fastens_with_the_arm_held_still(cell: Cell) -> None:

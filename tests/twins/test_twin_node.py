@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,27 +12,9 @@ import pytest
 from dexscrew_sdk import kinematics
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.errors import ConfigError, DexscrewError
-from dexscrew_sdk.ports import free_base_port
 from twins.bullet import official_init_canonical
 
-CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "twin_cell.toml")
 PITCH_M = 0.00175
-
-
-@pytest.fixture(scope="module")
-def cell() -> Iterator[Cell]:
-    overrides = [f"nodes.twin.base_port={free_base_port()}"]
-    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", CONFIG, "--name", "twin"]
-    proc = subprocess.Popen(cmd + [a for o in overrides for a in ("--set", o)])
-    try:
-        with Cell.connect(CONFIG, overrides, connect_timeout_s=30.0) as c:
-            yield c
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _ticks(cell: Cell, n: int) -> None:
