@@ -117,8 +117,7 @@ class Arm(_Actuated):
         super().__init__(limits or ur5e_limits())
         self.workspace = workspace
         self.tcp_offset = np.zeros(6) if tcp_offset is None else np.asarray(tcp_offset, float)
-        self.servo_period_s = servo_period_s
-        self._last_servo_q: np.ndarray | None = None
+        self.servo_period_s = servo_period_s  # the streaming period a driver hands its controller
 
     @abstractmethod
     def state(self) -> ArmState: ...
@@ -129,7 +128,6 @@ class Arm(_Actuated):
         q = self.check_target(q_target_rad, "servo target")
         seq = self._next_seq(seq)
         self._apply_servo(q, seq)
-        self._last_servo_q = q
         return seq
 
     def move_to(self, q_rad: object, *, speed_rad_s: float = 1.05, timeout_s: float = 30.0) -> None:
@@ -141,7 +139,6 @@ class Arm(_Actuated):
             raise CommandRejected(f"move_to: speed_rad_s must be positive, got {speed_rad_s}")
         speed = min(speed, float(self.limits.max_speed_rad_s.min()))
         self._apply_move(q, speed, float(timeout_s))
-        self._last_servo_q = None
 
     def check_target(self, q_rad: object, what: str) -> np.ndarray:
         q = self.limits.check_position(q_rad, what)
@@ -149,18 +146,11 @@ class Arm(_Actuated):
             self.workspace.check(kinematics.forward(q, self.tcp_offset)[:3], what)
         return q
 
-    def _apply_stop(self) -> None:
-        self._last_servo_q = None
-        self._apply_arm_stop()
-
     @abstractmethod
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None: ...
 
     @abstractmethod
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None: ...
-
-    @abstractmethod
-    def _apply_arm_stop(self) -> None: ...
 
 
 class Hand(_Actuated):
@@ -192,14 +182,8 @@ class Hand(_Actuated):
         self._apply_command(q, kp_arr, kd_arr, seq)
         return seq
 
-    def _apply_stop(self) -> None:
-        self._apply_hand_stop()
-
     @abstractmethod
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None: ...
-
-    @abstractmethod
-    def _apply_hand_stop(self) -> None: ...
 
 
 class TactileSensor(Device):

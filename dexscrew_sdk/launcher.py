@@ -31,6 +31,28 @@ class _Child:
     given_up: bool = False
 
 
+class NodeExitedError(RuntimeError):
+    """A node process ended while it was expected to start serving."""
+
+
+def wait_node_ready(cfg: CellConfig, name: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Return once node `name` answers a ping; NodeExitedError if its process ends first."""
+    client = NodeClient(cfg.endpoints(name), [], curve=cfg.client_curve(name))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise NodeExitedError(f"node {name} exited with {proc.returncode} during start-up")
+            try:
+                client.call("", "ping", timeout_s=0.5)
+                return
+            except DeviceTimeoutError:
+                if time.monotonic() > deadline:
+                    raise DeviceTimeoutError(f"node {name} not answering after {timeout_s} s") from None
+    finally:
+        client.close()
+
+
 class Launcher:
     def __init__(self, cfg: CellConfig, config_path: Path, overrides: list[str], out: TextIO = sys.stdout) -> None:
         self.cfg = cfg
@@ -59,20 +81,7 @@ class Launcher:
         self.say(f"cell {self.cfg.name} ready")
 
     def wait_ready(self, name: str, timeout_s: float) -> None:
-        client = NodeClient(self.cfg.endpoints(name), [], curve=self.cfg.client_curve(name))
-        deadline = time.monotonic() + timeout_s
-        try:
-            while True:
-                if self.children[name].proc.poll() is not None:
-                    raise RuntimeError(f"node {name} exited with {self.children[name].proc.returncode} during start-up")
-                try:
-                    client.call("", "ping", timeout_s=0.5)
-                    return
-                except DeviceTimeoutError:
-                    if time.monotonic() > deadline:
-                        raise DeviceTimeoutError(f"node {name} not answering after {timeout_s} s") from None
-        finally:
-            client.close()
+        wait_node_ready(self.cfg, name, self.children[name].proc, timeout_s)
 
     def supervise_once(self) -> None:
         now = time.monotonic()

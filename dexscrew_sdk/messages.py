@@ -13,7 +13,6 @@ from dexscrew_sdk.records import ArmState, DeviceMode, HandState, TactileFrame
 
 F8 = "<f8"
 F4 = "<f4"
-_NUM = (int, float)
 _ANY = (int, float, str, bool, list, dict, bytes, type(None))
 
 ARM_STATE = register(

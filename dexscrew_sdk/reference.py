@@ -74,7 +74,7 @@ class KinematicHand(Hand):
         self.mode = DeviceMode.SERVOING
         self.cmd_seq = seq
 
-    def _apply_hand_stop(self) -> None:
+    def _apply_stop(self) -> None:
         self.target = self.q.copy()
         self.mode = DeviceMode.STOPPED
 

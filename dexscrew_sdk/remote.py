@@ -184,7 +184,7 @@ class RemoteArm(_RemoteMixin, Arm):
         args = {"q_rad": q_rad.tolist(), "speed_rad_s": speed_rad_s, "timeout_s": timeout_s}
         self.node.call(self.device, "move_to", args, timeout_s=timeout_s + 2.0)
 
-    def _apply_arm_stop(self) -> None:
+    def _apply_stop(self) -> None:
         self.node.call(self.device, "stop")
 
 
@@ -213,7 +213,7 @@ class RemoteHand(_RemoteMixin, Hand):
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
         self.node.send_command(self.device, hand_command_message(q_rad, kp, kd, seq))
 
-    def _apply_hand_stop(self) -> None:
+    def _apply_stop(self) -> None:
         self.node.call(self.device, "stop")
 
 

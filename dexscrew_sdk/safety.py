@@ -76,17 +76,6 @@ class JointLimits:
             )
         return q
 
-    def check_step(self, q_from: np.ndarray, q_to: np.ndarray, dt_s: float, what: str) -> None:
-        """Reject a streamed target that would need more than the joint speed limit."""
-        speed = np.abs(q_to - q_from) / max(dt_s, 1e-9)
-        over = speed > self.max_speed_rad_s
-        if over.any():
-            i = int(np.flatnonzero(over)[0])
-            raise CommandRejected(
-                f"{what}: joint {self.names[i]} would move at {speed[i]:.2f} rad/s, "
-                f"limit {self.max_speed_rad_s[i]:.2f} rad/s"
-            )
-
     def clip(self, q: np.ndarray) -> np.ndarray:
         return np.clip(q, self.lower_rad, self.upper_rad)
 

@@ -97,7 +97,7 @@ class SimulatedArm(Arm):
                 raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
             self._sim.advance(self._sim.control_period_s)
 
-    def _apply_arm_stop(self) -> None:
+    def _apply_stop(self) -> None:
         self._move = None
         self.setpoint, self.target = self.q.copy(), self.q.copy()  # hold where the arm is now
         self.mode = DeviceMode.STOPPED

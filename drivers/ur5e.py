@@ -270,7 +270,7 @@ class UR5eArm(Arm):
         if float(np.max(np.abs(reached - q_rad))) > 0.01:
             raise DeviceFault(f"UR5e: moveJ ended at {np.round(reached, 4).tolist()}, not at the target")
 
-    def _apply_arm_stop(self) -> None:
+    def _apply_stop(self) -> None:
         if self._control is None:
             self._mode = DeviceMode.STOPPED
             return

@@ -246,7 +246,7 @@ class XHand(Hand):
         self._mode = DeviceMode.SERVOING
         self._cmd_seq = seq
 
-    def _apply_hand_stop(self) -> None:
+    def _apply_stop(self) -> None:
         """Hold where the fingers are now (position mode at the measured joints)."""
         q, _ = self.conn.joints_canonical(self.conn.read(fresh=True))
         self.conn.send(self.limits.clip(q), None, None, MODES["position"])

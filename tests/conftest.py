@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from dexscrew_sdk import config
-from dexscrew_sdk.errors import DeviceTimeoutError
+from dexscrew_sdk.launcher import NodeExitedError, wait_node_ready
 from dexscrew_sdk.ports import free_base_port
-from dexscrew_sdk.remote import NodeClient
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
@@ -60,26 +59,16 @@ def start_node(config_path: Path, name: str, overrides: list[str], ready_timeout
     log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this function; a file, not a pipe: a chatty node must never block on a full pipe
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     cfg = config.load(config_path, overrides)
-    base = cfg.nodes[name].base_port
-    client = NodeClient(cfg.endpoints(name), [], curve=cfg.client_curve(name))
     try:
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"node exited early: {log.read().decode(errors='replace')}")
-            try:
-                client.call("", "ping", timeout_s=0.5)
-                break
-            except DeviceTimeoutError:
-                if time.monotonic() > deadline:
-                    raise
+        wait_node_ready(cfg, name, proc, ready_timeout_s)
+    except NodeExitedError:
+        log.seek(0)
+        raise NodeExitedError(f"node exited early: {log.read().decode(errors='replace')}") from None
     except BaseException:
         proc.kill()  # never leave a half-started node behind
         proc.wait()
         raise
-    finally:
-        client.close()
+    base = cfg.nodes[name].base_port
     return NodeProcess(proc, config_path, overrides, base)
 
 

@@ -75,7 +75,7 @@ class TwinHand(Hand):
         if kd is not None:
             self.kd = kd
 
-    def _apply_hand_stop(self) -> None:
+    def _apply_stop(self) -> None:
         self.target, self.mode = self.q.copy(), DeviceMode.STOPPED
 
     def apply_motors(self) -> None:

@@ -46,7 +46,7 @@ class EnvHand(Hand):
     def _apply_command(self, q_rad: np.ndarray, kp, kd, seq: int) -> None:  # type: ignore[no-untyped-def]
         self.targets[self.index] = q_rad
 
-    def _apply_hand_stop(self) -> None:
+    def _apply_stop(self) -> None:
         self.targets[self.index] = self.world.hand_q()[self.index]
 
 

@@ -82,13 +82,6 @@ def test_configured_limits_only_tighten() -> None:
     assert (narrowed.max_speed_rad_s == 1.0).all()
 
 
-def test_step_speed_limit() -> None:
-    limits = ur5e_limits()
-    limits.check_step(np.zeros(6), np.full(6, 0.005), 0.002, "servo")  # 2.5 rad/s: allowed
-    with pytest.raises(CommandRejected, match="rad/s"):
-        limits.check_step(np.zeros(6), np.full(6, 0.01), 0.002, "servo")  # 5 rad/s
-
-
 def test_workspace_box() -> None:
     ws = Workspace((-0.5, -0.5, 0.1), (0.5, 0.5, 1.0))
     ws.check(np.array([0.0, 0.0, 0.5]), "t")
