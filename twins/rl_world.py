@@ -60,6 +60,19 @@ class _EnvParams:
     tilt_y_rad: float = 0.0
 
 
+@dataclass
+class _Links:
+    """Object and fingertip link states of every environment, each in its environment's frame."""
+
+    obj_pos: np.ndarray  # (N, 3)
+    obj_quat: np.ndarray  # (N, 4)
+    obj_linvel: np.ndarray  # (N, 3)
+    obj_angvel: np.ndarray  # (N, 3)
+    tip_pos: np.ndarray  # (N, 5, 3) pad frames
+    tip_quat: np.ndarray  # (N, 5, 4)
+    tip_linvel: np.ndarray  # (N, 5, 3)
+
+
 def _names(prefix: str, parts: str | int) -> list[str]:
     if isinstance(parts, int):
         return [f"{prefix}_{i}" for i in range(parts)]
@@ -145,6 +158,8 @@ class RevoluteWorld:
         self._tau = np.zeros((self.num_envs, 12))
         self._obj_angle = np.zeros(self.num_envs)
         self._obj_vel = np.zeros(self.num_envs)
+        self._hand_pose = np.zeros((self.num_envs, 7))  # base position (env frame) + quaternion, set at reset
+        self._links = None  # type: _Links | None  # read on first use after each step or reset
         self.reset()
 
     # ------------------------------------------------------------------ reset
@@ -156,6 +171,7 @@ class RevoluteWorld:
         for k, e in enumerate(ids):
             self._reset_env(int(e), qs[k])
         self._read_state(ids)
+        self._links = None
 
     def _initial_q(self, ids: np.ndarray, q_init: np.ndarray | None) -> np.ndarray:
         if q_init is not None:
@@ -194,6 +210,7 @@ class RevoluteWorld:
         orn = tilted_hand_orientation(p.tilt_x_rad, p.tilt_y_rad)
         hand_pos = self.origins[e] + np.array([0.0, 0.0, HAND_HEIGHT_M])
         pb.resetBasePositionAndOrientation(hand.body, hand_pos.tolist(), orn, physicsClientId=c)
+        self._hand_pose[e] = [*(hand_pos - self.origins[e]), *orn]
         if self.objects[e] >= 0:
             pb.removeBody(self.objects[e], physicsClientId=c)
         geom = objects.object_geometry(self.cfg.task, p.shape)
@@ -227,6 +244,7 @@ class RevoluteWorld:
         for _ in range(self.substeps):
             pb.stepSimulation(physicsClientId=self.client)
         self._read_state(np.arange(self.num_envs))
+        self._links = None
         bad = ~(np.isfinite(self._q).all(1) & np.isfinite(self._obj_angle) & (np.abs(self._qd).max(1) < 1e3))
         if bad.any():
             self.faults += int(bad.sum())
@@ -261,43 +279,55 @@ class RevoluteWorld:
         return self._obj_vel.copy()
 
     def object_pos(self) -> np.ndarray:
-        pos = [pb.getLinkState(o, 0, physicsClientId=self.client)[0] for o in self.objects]
-        return np.asarray(pos) - self.origins
+        return self._link_states().obj_pos.copy()
 
     def fingertip_pos(self) -> np.ndarray:
-        return np.stack([h.tip_positions() for h in self.hands]) - self.origins[:, None, :]
+        return self._link_states().tip_pos.copy()
 
     def fingertip_contact(self) -> np.ndarray:
         return np.stack([h.tip_contacts(o) for h, o in zip(self.hands, self.objects, strict=True)])
 
     def privileged(self) -> np.ndarray:
-        rows = []
-        for e, (hand, obj, p) in enumerate(zip(self.hands, self.objects, self.params, strict=True)):
-            s = pb.getLinkState(obj, 0, computeLinkVelocity=1, physicsClientId=self.client)
-            tips = hand.tip_states()
-            hpos, hquat = pb.getBasePositionAndOrientation(hand.body, physicsClientId=self.client)
-            shape_id = objects.valid_shapes(self.cfg.task).index(p.shape)
-            rows.append(
-                np.concatenate(
-                    [
-                        np.asarray(s[0]) - self.origins[e],
-                        s[1],
-                        s[6],
-                        s[7],
-                        [self._obj_angle[e], self._obj_vel[e]],
-                        (tips[0] - self.origins[e]).reshape(-1),
-                        tips[1].reshape(-1),
-                        tips[2].reshape(-1),
-                        [p.mass_kg],
-                        p.com_m,
-                        [p.friction, p.scale, p.restitution, p.kp, p.kd],
-                        np.asarray(hpos) - self.origins[e],
-                        hquat,
-                        [shape_id],
-                    ]
-                )
+        """(N, len(PRIVILEGED_NAMES)) in PRIVILEGED_LAYOUT order."""
+        n, ln = self.num_envs, self._link_states()
+        p = self.params
+        shape_ids = [objects.valid_shapes(self.cfg.task).index(x.shape) for x in p]
+        return np.concatenate(
+            [
+                ln.obj_pos,
+                ln.obj_quat,
+                ln.obj_linvel,
+                ln.obj_angvel,
+                self._obj_angle[:, None],
+                self._obj_vel[:, None],
+                ln.tip_pos.reshape(n, -1),
+                ln.tip_quat.reshape(n, -1),
+                ln.tip_linvel.reshape(n, -1),
+                np.array([[x.mass_kg] for x in p]),
+                np.array([x.com_m for x in p]),
+                np.array([[x.friction, x.scale, x.restitution, x.kp, x.kd] for x in p]),
+                self._hand_pose,
+                np.array(shape_ids, dtype=float)[:, None],
+            ],
+            axis=1,
+        )
+
+    def _link_states(self) -> _Links:
+        """One PyBullet query per body for the whole control step, however many accessors ask."""
+        if self._links is None:
+            c = self.client
+            obj = [pb.getLinkState(o, 0, computeLinkVelocity=1, physicsClientId=c) for o in self.objects]
+            tips = [h.tip_states() for h in self.hands]
+            self._links = _Links(
+                obj_pos=np.array([s[0] for s in obj]) - self.origins,
+                obj_quat=np.array([s[1] for s in obj]),
+                obj_linvel=np.array([s[6] for s in obj]),
+                obj_angvel=np.array([s[7] for s in obj]),
+                tip_pos=np.array([t[0] for t in tips]) - self.origins[:, None, :],
+                tip_quat=np.array([t[1] for t in tips]),
+                tip_linvel=np.array([t[2] for t in tips]),
             )
-        return np.asarray(rows)
+        return self._links
 
     def close(self) -> None:
         if self.client >= 0 and pb.isConnected(self.client):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dexscrew_sdk.errors import ConfigError
+from dexscrew_sdk.joints import FINGERTIP_NAMES
 from twins.bullet import official_init_canonical
 from twins.rl_world import RevoluteWorld, RLWorldConfig
 
@@ -69,3 +70,20 @@ def test_bad_config() -> None:
         RevoluteWorld(RLWorldConfig(task="bolt"))
     with pytest.raises(ConfigError, match="whole multiple"):
         RevoluteWorld(RLWorldConfig(physics_hz=200, control_hz=30))
+
+
+def test_link_states_follow_every_step(nut_world: RevoluteWorld) -> None:
+    """Accessors share one read per step: they agree with each other and never go stale."""
+    w = nut_world
+    w.reset()
+    names = RevoluteWorld.PRIVILEGED_NAMES
+    tip_cols = [names.index(f"tip_pos_{t}_{a}") for t in FINGERTIP_NAMES for a in "xyz"]
+    before = w.fingertip_pos()
+    w.step(np.tile(w.joint_upper, (4, 1)))  # close every finger
+    after = w.fingertip_pos()
+    assert np.abs(after - before).max() > 1e-3
+    priv = w.privileged()
+    assert np.allclose(priv[:, tip_cols], after.reshape(4, 15))
+    assert np.allclose(priv[:, [names.index(f"object_pos_{a}") for a in "xyz"]], w.object_pos())
+    w.reset()
+    assert np.allclose(w.fingertip_pos(), before, atol=1e-6)
