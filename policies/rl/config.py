@@ -91,6 +91,7 @@ class StudentConfig:
     epochs: int = 4  # several passes per rollout: on CPU, env steps are the scarce resource
     mini_batches: int = 4
     teacher_action_prob: float = 0.0  # DAgger: the student's own actions drive the rollouts
+    dataset_iterations: int = 16  # DAgger aggregation: train on the labelled rollouts of this many iterations
 
 
 @dataclass

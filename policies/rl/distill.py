@@ -2,12 +2,18 @@
 
 Loss = ||a_student - a_teacher||^2 + ||z_student - z_teacher||^2 (method.md),
 on the student's own state distribution, so it learns to recover from its own
-mistakes.
+mistakes. As in DAgger, the labelled data of recent iterations is aggregated
+(`dataset_iterations`): on a CPU, environment steps are the scarce resource.
+
+The environment clamps actions to [-1, 1], so where the teacher's action is
+saturated only the student's side of the limit matters: a student at 3 where
+the teacher says 1 acts identically and is not penalised.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import deque
 
 import torch
 
@@ -29,6 +35,7 @@ class Distillation:
         self.gen = torch.Generator()
         self.gen.manual_seed(seed)
         self._buf = []  # type: List[Dict[str, torch.Tensor]]
+        self._dataset = deque(maxlen=max(1, cfg.dataset_iterations))  # type: Deque[Dict[str, torch.Tensor]]
 
     @torch.no_grad()
     def act(self, o: Observations) -> torch.Tensor:
@@ -44,26 +51,27 @@ class Distillation:
         return a_s
 
     def update(self) -> dict[str, float]:
-        data = {k: torch.cat([b[k] for b in self._buf]) for k in self._buf[0]}
+        """`epochs` x `mini_batches` steps on mini-batches of the newest rollout's size, drawn from the aggregate."""
+        newest = {k: torch.cat([b[k] for b in self._buf]) for k in self._buf[0]}
         self._buf = []
+        self._dataset.append(newest)
+        data = {k: torch.cat([d[k] for d in self._dataset]) for k in newest}
         total = data["obs"].shape[0]
-        size = max(1, total // self.cfg.mini_batches)
+        size = max(1, newest["obs"].shape[0] // self.cfg.mini_batches)
         stats = {"loss_action": 0.0, "loss_latent": 0.0}
         n = 0
-        for _ in range(self.cfg.epochs):
-            perm = torch.randperm(total, generator=self.gen).to(data["obs"].device)
-            for i in range(0, total - size + 1, size):
-                idx = perm[i : i + size]
-                a_s, z_s = self.student(data["obs"][idx], data["hist"][idx])
-                la = ((a_s - data["a_t"][idx]) ** 2).sum(-1).mean()
-                lz = ((z_s - data["z_t"][idx]) ** 2).sum(-1).mean()
-                self.opt.zero_grad()
-                (la + lz).backward()
-                torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
-                self.opt.step()
-                stats["loss_action"] += la.item()
-                stats["loss_latent"] += lz.item()
-                n += 1
+        for _ in range(self.cfg.epochs * self.cfg.mini_batches):
+            idx = torch.randint(total, (size,), generator=self.gen).to(data["obs"].device)
+            a_s, z_s = self.student(data["obs"][idx], data["hist"][idx])
+            la = action_loss(a_s, data["a_t"][idx])
+            lz = ((z_s - data["z_t"][idx]) ** 2).sum(-1).mean()
+            self.opt.zero_grad()
+            (la + lz).backward()
+            torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)
+            self.opt.step()
+            stats["loss_action"] += la.item()
+            stats["loss_latent"] += lz.item()
+            n += 1
         return {k: v / max(n, 1) for k, v in stats.items()}
 
     def state_dict(self) -> dict[str, object]:
@@ -72,3 +80,10 @@ class Distillation:
     def load_state_dict(self, d: dict[str, object]) -> None:
         self.student.load_state_dict(d["student"])  # type: ignore[arg-type]
         self.opt.load_state_dict(d["opt"])  # type: ignore[arg-type]
+
+
+def action_loss(a_student: torch.Tensor, a_teacher: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over joints, not counting overshoot past a limit the clamped teacher sits on."""
+    a = torch.where(a_teacher >= 1.0, a_student.clamp(max=1.0), a_student)
+    a = torch.where(a_teacher <= -1.0, a.clamp(min=-1.0), a)
+    return ((a - a_teacher) ** 2).sum(-1).mean()

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from policies.rl.checkpoint import CheckpointError
-from policies.rl.models import RunningNorm
+from policies.rl.config import StudentConfig
+from policies.rl.distill import Distillation, action_loss
+from policies.rl.models import ActorCritic, RunningNorm
+from policies.rl.task import Observations
 from policies.rl.train import main as train_main
 
 
@@ -29,6 +32,42 @@ def test_running_norm_matches_batch_statistics(chunks: list[np.ndarray]) -> None
     var = (w + (allx**2).sum(0)) / (len(allx) + w) - mean**2
     np.testing.assert_allclose(norm.mean.numpy(), mean, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(norm.var.numpy(), var, rtol=1e-3, atol=1e-2)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    arrays(np.float32, (4, 12), elements=st.floats(-3, 3, width=32)),
+    arrays(np.float32, (4, 12), elements=st.sampled_from([-1.0, -0.5, 0.0, 0.7, 1.0])),
+)
+def test_action_loss_ignores_only_overshoot_past_the_teachers_saturated_limit(a_s: np.ndarray, a_t: np.ndarray) -> None:
+    same_side_past = ((a_t >= 1) & (a_s > 1)) | ((a_t <= -1) & (a_s < -1))
+    err = np.where(same_side_past, 0.0, a_s.astype(np.float64) - a_t)
+    expected = (err**2).sum(-1).mean()
+    assert float(action_loss(torch.as_tensor(a_s), torch.as_tensor(a_t))) == pytest.approx(expected, rel=1e-5, abs=1e-5)
+
+
+def test_action_loss_penalises_the_wrong_side_of_a_saturated_teacher() -> None:
+    t = torch.ones(1, 12)
+    assert float(action_loss(torch.full((1, 12), 3.0), t)) == 0.0
+    assert float(action_loss(torch.full((1, 12), -3.0), t)) == pytest.approx(12 * 16.0)
+    loss = action_loss(torch.full((1, 12), -3.0, requires_grad=True), t)
+    assert loss.requires_grad
+
+
+def test_distillation_aggregates_recent_rollouts() -> None:
+    teacher = ActorCritic(72, 5, 12, (16,), (8,), 8)
+    d = Distillation(teacher, StudentConfig(dataset_iterations=3, epochs=1, mini_batches=2), 30, 24)
+    gen = torch.Generator().manual_seed(0)
+    sizes = []
+    for _ in range(5):
+        for _ in range(2):
+            obs, priv = torch.randn(4, 72, generator=gen), torch.randn(4, 5, generator=gen)
+            o = Observations(obs, priv, torch.randn(4, 30, 24, generator=gen))
+            d.act(o)
+        stats = d.update()
+        assert np.isfinite(stats["loss_action"]) and np.isfinite(stats["loss_latent"])
+        sizes.append(sum(x["obs"].shape[0] for x in d._dataset))
+    assert sizes == [8, 16, 24, 24, 24]
 
 
 def _args(stage: str, out: Path, *extra: str) -> list[str]:
