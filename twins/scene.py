@@ -12,9 +12,13 @@ thread's friction torque rises with MISALIGNMENT, i.e. the object's axis and
 centre seen from the palm drifting from that nominal grasp, and with lost
 downward engagement (the nut has gone down the bolt but the fingers have not
 followed), so a static arm stalls the task.
-Screwdriver: the handle rides a free prismatic joint (not constrained along
-the axis, it rests on the screw head under gravity) and a revolute joint; it
-drives the screw only while seated, so lifting or tilting makes it slip.
+Screwdriver: the handle rides a prismatic joint along its axis and a revolute
+joint; it drives the screw only while seated, so lifting or tilting makes it
+slip. A seated blade transmitting torque T presses on the slot walls with T / r,
+whose friction holds it in the slot axially: up to BIT_FRICTION x T / BIT_RADIUS_M
+(24 N at the base 0.2 N m), so fingers brushing the handle upwards do not unseat
+it, while the arm pulling up does. Unseated, the handle is free along the axis
+and rests on the screw head under gravity.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ FASTEN_AXIS = np.array([0.0, 0.0, -1.0])  # joint axis: positive angle = clockwi
 HAND_POS_M = np.array([-0.45, -0.13, 0.32])  # wrist position in the arm base frame at reset
 ENGAGE_SLACK_M = 0.001  # the fingers may lag the nut by this much before friction rises
 SEAT_TOLERANCE_M = 0.002  # a handle lifted more than this off the screw is not driving it
+BIT_FRICTION = 0.3  # steel blade on steel slot walls
+BIT_RADIUS_M = 0.0025  # lever arm of the blade's contact in the slot
 # Arm joint servo gains (position and velocity error corrected per step). The engine's default 0.1 let
 # the fingers' reaction push the palm ~3 mm / 2 deg off its hold; a UR5e's flange barely moves under a few N.
 ARM_KP, ARM_KD = 0.5, 1.0
@@ -190,6 +196,9 @@ class Scene:
             self.obj, 1, pb.VELOCITY_CONTROL, targetVelocity=0, force=torque_nm, physicsClientId=self.client
         )
 
+    def restore_thread_friction(self) -> None:
+        self._set_thread_friction(self.friction_nm)
+
     def update_task(self) -> None:
         """Once per control period: thread friction from misalignment and engagement; screw progress."""
         p = self.params
@@ -207,11 +216,29 @@ class Scene:
             else:  # slipping: the blade spins freely in the slot
                 self.turn_offset = angle - self.screw_depth_m / p.pitch_m * 2 * np.pi
                 friction = 0.01
+            self._hold_in_slot(BIT_FRICTION * min(friction, p.max_friction_nm) / BIT_RADIUS_M if seated else 0.0)
             pb.changeDynamics(
                 self.obj, 0, jointLowerLimit=-self.screw_depth_m, jointUpperLimit=0.05, physicsClientId=self.client
             )
         self.friction_nm = float(min(friction, p.max_friction_nm))
         self._set_thread_friction(self.friction_nm)
+
+    def _hold_in_slot(self, max_force_n: float) -> None:
+        """Keep the seated blade at the screw's depth with up to `max_force_n` (0 = free along the axis)."""
+        c = self.client
+        if max_force_n > 0.0:
+            pb.setJointMotorControl2(
+                self.obj,
+                0,
+                pb.POSITION_CONTROL,
+                targetPosition=-self.screw_depth_m,
+                force=max_force_n,
+                positionGain=0.5,
+                velocityGain=1.0,
+                physicsClientId=c,
+            )
+        else:
+            pb.setJointMotorControl2(self.obj, 0, pb.VELOCITY_CONTROL, force=0, physicsClientId=c)
 
     def arm_motors(self, q_set: np.ndarray) -> None:
         pb.setJointMotorControlArray(

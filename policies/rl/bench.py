@@ -4,7 +4,9 @@ Prints (via the CLI) one JSON object: cpu_env_steps_per_s (PyBullet backend,
 one worker per core, the task layer included), mean object angular velocity
 over 40 s seeded episodes of the shipped skills, of a uniform-random policy
 measured in the same run (the baseline), and of the authors' released
-checkpoints when their folder is present (a sim-to-sim transfer figure).
+checkpoints when their folder is present (a sim-to-sim transfer figure); then
+the turns the same skills fasten in the full twin with the arm held still in
+15 s (nominal scene and the mean over six randomised seeds).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def throughput(steps: int, envs_per_worker: int = 16) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from dexscrew_sdk.skills import Skill
     from dexscrew_sdk.skills.skill import DEFAULT_OFFICIAL_DIR
-    from policies.rl.evaluate import evaluate, random_skill
+    from policies.rl.evaluate import evaluate, random_skill, turns_in_full_twin
 
     torch.set_num_threads(1)
     quick = bool(getattr(args, "quick", False))
@@ -63,9 +65,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             out[f"skill_{task}_rad_per_s"] = None
     out["random_policy_rad_per_s"] = round(sum(randoms) / len(randoms), 3)
-    if DEFAULT_OFFICIAL_DIR.is_dir():
+    official = DEFAULT_OFFICIAL_DIR.is_dir()
+    if official:
         for task, key in (("nut", "official_nut_bolt_rad_per_s"), ("screwdriver", "official_screwdriver_rad_per_s")):
             res = evaluate(lambda t=task: Skill.official(t), task, episodes, seconds).summary()
             out[key] = round(res["rad_per_s"], 3)
             out[key.replace("_rad_per_s", "_episodes_meeting_target")] = f"{res['episodes_meeting_target']}/{episodes}"
+    seeds, twin_s = ((0,), 2.0) if quick else ((0, 1, 2, 3, 4, 5), 15.0)
+    for task in ("nut", "screwdriver"):
+        makers = {"skill": lambda t=task: Skill.load(SHIPPED / t)} if (SHIPPED / task / "skill.pt").is_file() else {}
+        if official:
+            makers["official"] = lambda t=task: Skill.official(t)
+        for who, make in makers.items():
+            turns = turns_in_full_twin(make, task, seeds, twin_s)
+            randomised = [v for k, v in turns.items() if k != "nominal"]
+            out[f"full_twin_{who}_{task}_turns_nominal"] = round(turns["nominal"], 2)
+            out[f"full_twin_{who}_{task}_turns_randomised_mean"] = round(sum(randomised) / len(randomised), 2)
+    out["full_twin_s"] = twin_s
     return out

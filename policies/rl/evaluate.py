@@ -109,6 +109,33 @@ def evaluate(
         world.close()
 
 
+DEFAULT_TWIN_SHAPES = {"nut": "triangular", "screwdriver": "octagon"}
+
+
+def turns_in_full_twin(
+    make_skill: Callable[[], Skill], task: str, seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5), seconds: float = 15.0
+) -> dict[str, float]:
+    """Turns done (positive = fastening) in the full twin with the arm held still: the nominal scene, then
+    `randomisation={"enabled": True}` with each seed. In-process, one skill step per 50 ms of simulated time."""
+    from twins.cell import TwinCell
+
+    cell = TwinCell()
+    try:
+        out = {}
+        for name, seed, rnd in [("nominal", 0, None)] + [(f"seed{s}", s, {"enabled": True}) for s in seeds]:
+            cell.world.reset(task, DEFAULT_TWIN_SHAPES[task], seed=seed, randomisation=rnd)
+            skill = make_skill()
+            skill.start(cell.hand)
+            for _ in range(round(seconds * 20.0)):
+                skill.step()
+                cell.advance(0.05)
+            skill.stop()
+            out[name] = cell.world.progress().turns_done
+        return out
+    finally:
+        cell.close()
+
+
 def random_skill(task: str, seed: int = 0) -> Callable[[], Skill]:
     """Factory of a uniform-random policy with the released skills' layout (the baseline)."""
     rng = np.random.default_rng(seed)

@@ -37,4 +37,6 @@ def test_bench_quick_reports_every_key(fake_world, monkeypatch: pytest.MonkeyPat
     out = bench.run(Namespace(quick=True))
     for key in ("cpu_env_steps_per_s", "skill_nut_rad_per_s", "skill_screwdriver_rad_per_s", "random_policy_rad_per_s"):
         assert key in out
+    for key in ("full_twin_skill_nut_turns_nominal", "full_twin_skill_screwdriver_turns_randomised_mean"):
+        assert np.isfinite(out[key])  # the shipped skills, run in the real full twin
     assert out["cpu_env_steps_per_s"] == 1234.5 and out["quick"] is True

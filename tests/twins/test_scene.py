@@ -44,3 +44,36 @@ def test_exploding_state_is_reported_and_reset(cell: TwinCell) -> None:
     cell.advance(0.05)
     assert cell.faults == faults + 1
     assert np.isfinite(cell.hand.q).all() and abs(cell.scene.object_angle()) < 1.0
+
+
+def _pull_handle_up(cell: TwinCell, newtons: float, seconds: float) -> float:
+    """Upward force on the handle every physics step; returns the highest lift above the screw seen."""
+    s, highest = cell.scene, 0.0
+    for _ in range(round(seconds / s.dt)):
+        pos = pb.getLinkState(s.obj, 1, physicsClientId=s.client)[0]
+        pb.applyExternalForce(s.obj, 1, [0.0, 0.0, newtons], pos, pb.WORLD_FRAME, physicsClientId=s.client)
+        cell.advance(s.dt)
+        highest = max(highest, s.object_travel() + s.screw_depth_m)
+    return highest
+
+
+def test_seated_blade_resists_finger_forces_but_a_pull_unseats_it(cell: TwinCell) -> None:
+    cell.world.reset("screwdriver", "octagon", seed=0)
+    s = cell.scene
+    q = official_init_canonical("screwdriver")
+    q[1] -= 0.3  # thumb, index and middle opened: the assist torque alone turns the handle
+    q[4:8] -= 0.3
+    cell.hand.command(q)
+    cell.world.perturb("assist_turn")
+    cell.advance(1.0)
+    depth = s.screw_depth_m
+    assert depth > 0.0  # seated: turning drives the screw ...
+    assert s.object_travel() == pytest.approx(-depth, abs=5e-4)  # ... and the blade goes down with it
+    assert _pull_handle_up(cell, 5.0, 0.5) < 2e-3  # a few newtons, as fingers brush it: still seated
+    assert _pull_handle_up(cell, 60.0, 0.5) > 2e-3  # the arm pulling: the blade leaves the slot
+    depth = s.screw_depth_m
+    angle = s.object_angle()
+    cell.world.perturb("assist_turn")
+    _pull_handle_up(cell, 60.0, 1.0)
+    assert s.object_angle() > angle + 0.5  # the handle turns ...
+    assert s.screw_depth_m == pytest.approx(depth)  # ... but slips: the screw stays where it was
