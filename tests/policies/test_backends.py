@@ -163,3 +163,42 @@ def test_isaacgym_assets_are_loadable_urdfs(tmp_path: Path) -> None:
         assert np.linalg.norm(meta["nut"]["object_offset_m"]) < 0.2
     finally:
         pb.disconnect(client)
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
+    """SIGINT to a real training process: the iteration finishes, checkpoint_last.pt is written, the run resumes."""
+    pytest.importorskip("twins.rl_world")
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import wait_until
+
+    out = tmp_path / "t"
+    args = [sys.executable, "-m", "policies.rl.train", "teacher", "--task", "nut", "--num-envs", "2"]
+    args += ["--workers", "1", "--horizon", "4", "--actor-hidden", "32", "--save-every", "1000", "--out", str(out)]
+    log = out / "log.jsonl"
+    proc = subprocess.Popen([*args, "--iterations", "100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: log.is_file() and len(log.read_text().splitlines()) >= 2, 60.0, "two training iterations")
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=60.0)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "interrupted: saved" in output
+    done = len(log.read_text().splitlines())
+    assert done < 100000 and (out / "checkpoint_last.pt").is_file()
+    resumed = subprocess.run(
+        [*args, "--iterations", str(done + 2), "--resume", str(out / "checkpoint_last.pt")],
+        capture_output=True,
+        timeout=120.0,
+    )
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert f"at iteration {done}" in resumed.stdout.decode()
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == list(range(1, done + 3))
