@@ -32,6 +32,9 @@ def fresh_frame(tactile, timeout_s: float = 1.0) -> np.ndarray:
 
 
 def node(**params):
+    """Hand and tactile devices on the fake SDK. Calls get 1 s unless a test sets timeout_s: the driver's
+    50 ms default is for real hardware, and a loaded test machine can stall a fake call that long."""
+    params = {"timeout_s": 1.0, **params}
     hosted = make_xhand_node({"devices": ["hand", "tactile"], "lockstep": False, "control_hz": 20, **params})
     return hosted.devices["hand"], hosted.devices["tactile"]
 
