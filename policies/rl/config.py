@@ -82,6 +82,9 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     reward_scale: float = 0.01
     obs_clip: float = 5.0
+    # > 0: cap the policy's action std. A skill deploys the mean action; fine-tuning a teacher at a small
+    # std makes its mean good on its own, not only with exploration noise jiggling the object free.
+    max_action_std: float = 0.0
 
 
 @dataclass

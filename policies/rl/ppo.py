@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -59,6 +61,7 @@ class PPO:
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         self.gen = torch.Generator()
         self.gen.manual_seed(seed)
+        self._cap_std()
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, priv: torch.Tensor):
@@ -99,6 +102,7 @@ class PPO:
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
                 self.opt.step()
+                self._cap_std()
                 stats["loss_policy"] += surr.item()
                 stats["loss_value"] += v_loss.item()
                 stats["kl"] += float(kl)
@@ -108,6 +112,11 @@ class PPO:
         out["lr"] = self.lr
         out["action_std"] = float(self.model.log_std.detach().exp().mean())
         return out
+
+    @torch.no_grad()
+    def _cap_std(self) -> None:
+        if self.cfg.max_action_std > 0:
+            self.model.log_std.clamp_(max=math.log(self.cfg.max_action_std))
 
     def _adapt_lr(self, kl: float) -> None:
         if kl > 2.0 * self.cfg.kl_target:
@@ -124,3 +133,4 @@ class PPO:
         self.model.load_state_dict(d["model"])  # type: ignore[arg-type]
         self.opt.load_state_dict(d["opt"])  # type: ignore[arg-type]
         self.lr = float(d["lr"])  # type: ignore[arg-type]
+        self._cap_std()

@@ -29,6 +29,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=int, default=None, help="rollout steps per iteration (default 12)")
     p.add_argument("--mini-batches", type=int, default=None)
     p.add_argument("--no-randomise", action="store_true", help="turn domain randomisation off")
+    p.add_argument(
+        "--max-action-std",
+        type=float,
+        default=None,
+        help="teacher: cap the action std (e.g. 0.3 to fine-tune the mean action a skill deploys)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -52,6 +58,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         cfg.ppo.horizon = cfg.student.horizon = args.horizon
     if args.mini_batches is not None:
         cfg.ppo.mini_batches = cfg.student.mini_batches = args.mini_batches
+    if args.max_action_std is not None:
+        if args.max_action_std <= 0:
+            raise SystemExit("--max-action-std must be positive")
+        cfg.ppo.max_action_std = args.max_action_std
     return cfg
 
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from policies.rl.checkpoint import CheckpointError
-from policies.rl.config import StudentConfig
+from policies.rl.config import PPOConfig, StudentConfig
 from policies.rl.distill import Distillation, action_loss
 from policies.rl.models import ActorCritic, RunningNorm
+from policies.rl.ppo import PPO, Rollout
 from policies.rl.task import Observations
 from policies.rl.train import main as train_main
 
@@ -52,6 +53,35 @@ def test_action_loss_penalises_the_wrong_side_of_a_saturated_teacher() -> None:
     assert float(action_loss(torch.full((1, 12), -3.0), t)) == pytest.approx(12 * 16.0)
     loss = action_loss(torch.full((1, 12), -3.0, requires_grad=True), t)
     assert loss.requires_grad
+
+
+def test_action_std_cap_holds_through_loading_and_updates() -> None:
+    model = ActorCritic(6, 3, 2, (16,), (8,), 4, init_log_std=0.0)
+    free = PPO(model, PPOConfig(mini_batches=2, epochs=1, lr=0.1, entropy_coef=1.0))  # entropy pushes std up
+    capped = PPO(ActorCritic(6, 3, 2, (16,), (8,), 4), PPOConfig(mini_batches=2, epochs=1, max_action_std=0.3))
+    capped.load_state_dict(free.state_dict())  # a checkpoint trained without the cap
+    gen = torch.Generator().manual_seed(0)
+    roll = Rollout(4, 8, 6, 3, 2, torch.device("cpu"))
+    for _ in range(4):
+        obs, priv = torch.randn(8, 6, generator=gen), torch.randn(8, 3, generator=gen)
+        a, mu, sigma, logp, value = capped.act(obs, priv)
+        assert torch.all(sigma <= 0.3 + 1e-6)
+        roll.add(
+            obs=obs,
+            priv=priv,
+            actions=a,
+            mu=mu,
+            sigma=sigma,
+            logp=logp,
+            values=value,
+            rewards=torch.randn(8, generator=gen),
+            dones=torch.zeros(8),
+        )
+    roll.compute_returns(torch.zeros(8), 0.99, 0.95)
+    capped.cfg.entropy_coef = 1.0
+    capped.update(roll)
+    assert capped.model.log_std.exp().max() <= 0.3 + 1e-6
+    assert float(free.model.log_std.detach().exp().min()) == pytest.approx(1.0)  # the cap is the config's
 
 
 def test_distillation_aggregates_recent_rollouts() -> None:
