@@ -11,6 +11,13 @@ from pathlib import Path
 from policies.rl.config import TaskConfig, TrainConfig
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("stage", choices=["teacher", "student"])
     p.add_argument("--task", choices=["nut", "screwdriver"], required=True)
@@ -31,7 +38,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-randomise", action="store_true", help="turn domain randomisation off")
     p.add_argument(
         "--max-action-std",
-        type=float,
+        type=_positive,
         default=None,
         help="teacher: cap the action std (e.g. 0.3 to fine-tune the mean action a skill deploys)",
     )
@@ -59,8 +66,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.mini_batches is not None:
         cfg.ppo.mini_batches = cfg.student.mini_batches = args.mini_batches
     if args.max_action_std is not None:
-        if args.max_action_std <= 0:
-            raise SystemExit("--max-action-std must be positive")
         cfg.ppo.max_action_std = args.max_action_std
     return cfg
 
