@@ -275,7 +275,9 @@ class Node:
                     f"node {self.options.name} has {device!r} ({sorted(self.devices)})"
                 )
             result = handler(dev, args, identity, msg.seq)
-            publish = [device] if device in self.devices else list(self.devices) if method == "tick" else []
+            # a tick advances, and a world call (reset, perturb) rebuilds or moves, every device of the cell
+            whole_cell = method == "tick" or isinstance(dev, World)
+            publish = list(self.devices) if whole_cell else [device] if device in self.devices else []
         except Exception as exc:  # a failing call must never take the node down
             if not isinstance(exc, (DexscrewError, TypeError, ValueError, KeyError)):
                 log.exception("%s.%s failed", device, method)

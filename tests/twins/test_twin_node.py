@@ -120,3 +120,14 @@ def test_snapshot_writes_pngs(tmp_path: Path) -> None:
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == 4 and any("tactile" in p.name for p in pngs)
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_states_read_right_after_a_reset_are_the_reset_cells(cell: Cell) -> None:
+    """A world call rebuilds the whole cell: its reply must bring every device's new state, not only the world's."""
+    cell.world.reset("nut", "triangular", seed=0)
+    q_arm = cell.arm.state().q_rad.copy()
+    cell.arm.servo(q_arm + 0.02)  # move away from the reset pose
+    _ticks(cell, 10)
+    assert np.abs(cell.arm.state().q_rad - q_arm).max() > 0.01
+    cell.world.reset("nut", "triangular", seed=0)
+    np.testing.assert_allclose(cell.arm.state().q_rad, q_arm, atol=1e-9)  # no tick in between
