@@ -23,12 +23,21 @@ from policies.rl.task import Observations
 
 
 class Distillation:
-    def __init__(self, teacher: ActorCritic, cfg: StudentConfig, hist_len: int, frame_dim: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        teacher: ActorCritic,
+        cfg: StudentConfig,
+        hist_len: int,
+        frame_dim: int,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         latent_dim = teacher.priv_enc[0][-1].out_features
-        self.student = StudentPolicy(copy.deepcopy(teacher), HistoryEncoder(frame_dim, hist_len, latent_dim))
+        encoder = HistoryEncoder(frame_dim, hist_len, latent_dim).to(device)
+        self.student = StudentPolicy(copy.deepcopy(teacher), encoder)
         self.student.obs_norm.requires_grad_(False)
         self.cfg = cfg
         self.opt = torch.optim.Adam([p for p in self.student.parameters() if p.requires_grad], lr=cfg.lr)

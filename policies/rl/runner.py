@@ -85,7 +85,7 @@ class Runner:
         self.log = log
         self.layout = run_layout(env, cfg)
         torch.manual_seed(cfg.seed)
-        self.teacher = build_teacher(env, cfg)
+        self.teacher = build_teacher(env, cfg).to(env.device)  # the learner lives where the backend's tensors do
         self.iteration, self.env_steps = 0, 0
         self.episodes = {
             "return": deque(maxlen=200),
@@ -102,7 +102,7 @@ class Runner:
             data = checkpoint.load(teacher_path, "teacher", self.layout)
             self.teacher.load_state_dict(data["algo"]["model"])
             self.ppo = None
-            self.distill = Distillation(self.teacher, cfg.student, env.hist_len, env.frame_dim, cfg.seed)
+            self.distill = Distillation(self.teacher, cfg.student, env.hist_len, env.frame_dim, cfg.seed, env.device)
         self.out.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------- checkpoints

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 import sys
@@ -71,16 +72,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    cfg = config_from_args(args)
+    if cfg.backend == "isaacgym":
+        # IsaacGym refuses to load once torch is imported, and every module below imports torch;
+        # if it is missing, make_backend raises the error that says how to install it
+        with contextlib.suppress(ImportError):
+            import isaacgym  # noqa: F401
+    import torch
+
     from policies.rl.backends import make_backend
     from policies.rl.runner import Runner
     from policies.rl.task import RevoluteTask
-
-    cfg = config_from_args(args)
-    if cfg.backend == "isaacgym":
-        from policies.rl.backends.isaacgym import import_gym
-
-        import_gym()  # IsaacGym must be imported before torch
-    import torch
 
     if cfg.backend == "pybullet":
         torch.set_num_threads(1)  # the physics workers own the cores; extra BLAS threads only contend

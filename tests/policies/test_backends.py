@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -94,6 +95,25 @@ def test_missing_isaacgym_says_how_to_get_it() -> None:
 
     with pytest.raises(ImportError, match=r"Preview 4.*developer\.nvidia\.com/isaac-gym.*Python 3\.8"):
         make_backend("isaacgym", "nut", 8, 0)
+
+
+def test_train_imports_isaacgym_before_torch(tmp_path: Path) -> None:
+    """IsaacGym raises if torch is already imported; `train-rl --backend isaacgym` must import it first."""
+    fake = tmp_path / "isaacgym"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import sys\n"
+        "if 'torch' in sys.modules:\n"
+        "    raise ImportError('PyTorch was imported before isaacgym modules')\n"
+        "print('isaacgym loaded before torch', flush=True)\n"
+    )  # no gymapi/gymtorch: the backend then reports how to install the real one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    args = ["teacher", "--task", "nut", "--backend", "isaacgym", "--out", str(tmp_path / "run")]
+    out = subprocess.run(
+        [sys.executable, "-m", "policies.rl.train", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert "isaacgym loaded before torch" in out.stdout, out.stdout + out.stderr
+    assert "developer.nvidia.com/isaac-gym" in out.stderr  # then the missing gymapi is reported, clearly
 
 
 def test_pybullet_backend_workers_match_one_process() -> None:
