@@ -123,6 +123,7 @@ class UR5eArm(Arm):
         self._state_seq = 0
         self._last_stamp = -1.0
         self._last_change = 0.0
+        self._configured = False  # TCP and payload sent in this session
 
     # ------------------------------------------------------------------ lifecycle
     def connect(self) -> None:
@@ -146,9 +147,24 @@ class UR5eArm(Arm):
                     ) from None
                 time.sleep(0.2)  # retry pacing while the controller comes up
         self._last_stamp, self._last_change = -1.0, time.monotonic()
+        self._configured = False
+        try:
+            self._raise_for_safety("connect")
+        except (ProtectiveStopError, HardwareEmergencyStopError):
+            pass  # a stopped robot refuses setTcp: configure once it is released (the node must come up for that)
+        else:
+            try:
+                self._configure()
+            except BaseException:
+                self._drop()  # never leave a session that looks connected but was not configured
+                raise
+        self._mode = DeviceMode.IDLE
+
+    def _configure(self) -> None:
+        """TCP and payload: the controller's collision detection depends on them, so no motion goes before."""
         self._call("setTcp", list(self.config.tcp))
         self._call("setPayload", self.config.payload_kg, list(self.config.payload_cog_m))
-        self._mode = DeviceMode.IDLE
+        self._configured = True
 
     def close(self) -> None:
         if self._control is not None:
@@ -253,12 +269,16 @@ class UR5eArm(Arm):
     # ------------------------------------------------------------------ commands
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
         c = self.config
+        if not self._configured:  # connected while stopped, released since (pendant or SDK)
+            self._configure()
         # servoJ(q, speed, acceleration, time, lookahead_time, gain): positional only.
         self._call("servoJ", q_rad.tolist(), 0.5, 0.5, self.servo_period_s, c.lookahead_s, c.gain)
         self._mode = DeviceMode.SERVOING
         self._cmd_seq = seq
 
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
+        if not self._configured:
+            self._configure()
         if self._mode == DeviceMode.SERVOING:
             self._call("servoStop", self.config.stop_deceleration)
         self._mode = DeviceMode.MOVING
@@ -322,6 +342,8 @@ class UR5eArm(Arm):
                 if time.monotonic() > deadline:
                     raise DeviceFault("UR5e: the control script did not restart")
                 time.sleep(0.01)  # polling the controller's state at its own rate
+        if not self._configured:
+            self._configure()
         self._mode = DeviceMode.IDLE
 
 

@@ -163,3 +163,21 @@ def test_killed_controller_raises_within_half_a_second_and_reconnects(arm: UR5eA
     arm.reconnect()
     arm.servo(HOME + 0.02)
     wait_for(lambda: np.max(np.abs(arm.state().q_rad - (HOME + 0.02))) < 1e-3, what="arm to follow after reconnect")
+
+
+def test_connecting_to_a_stopped_robot_configures_it_once_released(arm: UR5eArm) -> None:
+    """A robot already in protective stop: connect succeeds (so the stop can be released through the SDK),
+    and TCP and payload, which a stopped controller refuses, are sent on release, before any motion."""
+    arm._control.triggerProtectiveStop()
+    wait_for(lambda: arm.state().mode == DeviceMode.PROTECTIVE_STOP, what="protective stop in the state")
+    tcp = [0.0, 0.0, 0.1, 0.0, 0.0, 0.0]
+    second = UR5eArm(UR5eConfig(host="127.0.0.1", tcp=tcp))
+    arm.close()  # one ur_rtde client per emulator
+    second.connect()
+    try:
+        assert second.state().mode == DeviceMode.PROTECTIVE_STOP
+        second.release_emergency_stop()
+        assert second.state().mode != DeviceMode.PROTECTIVE_STOP
+        np.testing.assert_allclose(second._control.getTCPOffset(), tcp, atol=1e-9)
+    finally:
+        second.close()
