@@ -63,8 +63,8 @@ class NodeClient:
         self.sent_seq: dict[str, int] = {}  # last streaming command per device, for lockstep ticks
 
     def send_command(self, device: str, msg: Message) -> None:
-        self.sent_seq[device] = msg.seq
-        self.cmd.send(device.encode(), msg)
+        if self.cmd.send(device.encode(), msg):  # a dropped command must not be named by the next tick
+            self.sent_seq[device] = msg.seq
 
     def latest(self, device: str, stale_after_s: float) -> Message:
         """Newest state of a device, or DeviceTimeoutError once none arrived for stale_after_s."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,13 @@ def test_every_verb_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_realtime_clock_counts_periods_and_reports_jitter() -> None:
     clock = RealTimeClock(0.002)
+    t0 = time.monotonic()
     for _ in clock.ticks(50):
         pass
+    elapsed = time.monotonic() - t0
     stats = clock.stats()
-    assert stats.periods == 50
-    assert stats.achieved_hz > 0
+    assert elapsed >= 49 * 0.002  # it paces: a loaded machine can only make it slower
+    assert stats.achieved_hz <= 500 * 1.02 and stats.achieved_hz == pytest.approx(stats.periods / elapsed, rel=0.1)
     assert 0 <= stats.jitter_p50_us <= stats.jitter_p99_us <= stats.jitter_max_us
     with pytest.raises(ValueError, match="positive"):
         RealTimeClock(0.0)
