@@ -81,15 +81,17 @@ def metadata(data: dict[str, Any], sha256: str) -> dict[str, Any]:
 def export_skill(ckpt_path: Path, out_dir: Path) -> Path:
     """Write out_dir/skill.pt (TorchScript) and out_dir/skill.json; returns the .pt path."""
     data = checkpoint.load(Path(ckpt_path), "student", {})
-    task = data["layout"]["task"]
     expected = {
         "obs_dim": layout.OBS_DIM,
         "frame_dim": layout.FRAME_DIM,
         "act_dim": layout.DOF,
         "joint_order": list(joints.HAND_JOINT_NAMES),
-        "task": task,
     }
     checkpoint.check_layout(data["layout"], expected, str(ckpt_path))
+    try:
+        layout.check_task(data["layout"].get("task"))
+    except ValueError as exc:
+        raise checkpoint.CheckpointError(f"{ckpt_path}: {exc}") from None
     module = SkillModule(student_from_checkpoint(data))
     example = (torch.zeros(1, layout.OBS_DIM), torch.zeros(1, data["layout"]["hist_len"], layout.FRAME_DIM))
     with torch.no_grad():

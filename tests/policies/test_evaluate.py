@@ -35,8 +35,8 @@ def test_bench_quick_reports_every_key(fake_world, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(bench, "throughput", lambda steps: 1234.5)
     out = bench.run(Namespace(quick=True))
-    for key in ("cpu_env_steps_per_s", "skill_nut_rad_per_s", "skill_screwdriver_rad_per_s", "random_policy_rad_per_s"):
-        assert key in out
+    for key in ("skill_nut_rad_per_s", "skill_screwdriver_rad_per_s", "random_policy_rad_per_s"):
+        assert np.isfinite(out[key])  # the shipped skills exist and ran (a missing one reports None)
     for key in ("full_twin_skill_nut_turns_nominal", "full_twin_skill_screwdriver_turns_randomised_mean"):
         assert np.isfinite(out[key])  # the shipped skills, run in the real full twin
-    assert out["cpu_env_steps_per_s"] == 1234.5 and out["quick"] is True
+    assert out["skill_nut_episodes_meeting_target"].endswith("/2") and out["quick"] is True

@@ -57,9 +57,9 @@ def test_action_loss_penalises_the_wrong_side_of_a_saturated_teacher() -> None:
 
 def test_action_std_cap_holds_through_loading_and_updates() -> None:
     model = ActorCritic(6, 3, 2, (16,), (8,), 4, init_log_std=0.0)
-    free = PPO(model, PPOConfig(mini_batches=2, epochs=1, lr=0.1, entropy_coef=1.0))  # entropy pushes std up
+    free = PPO(model, PPOConfig(mini_batches=2, epochs=1))  # std 1: a checkpoint trained without the cap
     capped = PPO(ActorCritic(6, 3, 2, (16,), (8,), 4), PPOConfig(mini_batches=2, epochs=1, max_action_std=0.3))
-    capped.load_state_dict(free.state_dict())  # a checkpoint trained without the cap
+    capped.load_state_dict(free.state_dict())
     gen = torch.Generator().manual_seed(0)
     roll = Rollout(4, 8, 6, 3, 2, torch.device("cpu"))
     for _ in range(4):
@@ -78,10 +78,9 @@ def test_action_std_cap_holds_through_loading_and_updates() -> None:
             dones=torch.zeros(8),
         )
     roll.compute_returns(torch.zeros(8), 0.99, 0.95)
-    capped.cfg.entropy_coef = 1.0
+    capped.cfg.entropy_coef = 1.0  # entropy pushes the std up through the update
     capped.update(roll)
     assert capped.model.log_std.exp().max() <= 0.3 + 1e-6
-    assert float(free.model.log_std.detach().exp().min()) == pytest.approx(1.0)  # the cap is the config's
 
 
 def test_distillation_aggregates_recent_rollouts() -> None:
