@@ -133,10 +133,6 @@ class HandModel:
         s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)
         return np.array([x[0] for x in s]), np.array([x[1] for x in s]), np.array([x[3] for x in s])
 
-    def tip_positions(self) -> np.ndarray:
-        s = pb.getLinkStates(self.body, self.tip_ids, computeForwardKinematics=1, physicsClientId=self.client)
-        return np.array([x[4] for x in s])
-
     def tip_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pad frame positions (5, 3), quaternions (5, 4) and linear velocities (5, 3), world frame."""
         s = pb.getLinkStates(

@@ -75,7 +75,7 @@ class TwinWorld(World):
     def perturb(self, kind: str) -> None:
         scene = self._cell.scene
         c = scene.client
-        if kind == "drag_fingers":  # pull every finger open; the hand's controller must bring them back
+        if kind == "drag_fingers":  # pull thumb, index and middle open; the hand's controller brings them back
             q = self._cell.hand.q.copy()
             q[[1, 2, 4, 5, 6, 7]] = 0.0
             scene.hand.reset_joints(q)

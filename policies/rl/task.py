@@ -83,7 +83,6 @@ class RevoluteTask:
         self.watch = Termination(cfg.termination, self.n, dev)
         self.start_angle = z(self.n, device=dev)
         self.ep_return = z(self.n, device=dev)
-        self._last = None  # type: WorldState | None
 
     # ----------------------------------------------------------------- helpers
     def _randn(self, *shape: int) -> torch.Tensor:
@@ -124,7 +123,6 @@ class RevoluteTask:
         self._reset_ids(ids)
         s = self.backend.state()
         self._after_reset(s, ids)
-        self._last = s
         return self._observe(s)
 
     def step(self, actions: torch.Tensor):
@@ -156,7 +154,6 @@ class RevoluteTask:
             self._reset_ids(done_ids)
             s = self.backend.state()
             self._after_reset(s, done_ids)
-        self._last = s
         return self._observe(s), reward, done, info
 
     # ------------------------------------------------------------ method.md
