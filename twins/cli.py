@@ -6,14 +6,6 @@ import argparse
 from pathlib import Path
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from dexscrew_sdk import config
-    from dexscrew_sdk.node_process import run_node
-
-    run_node(config.load(args.config, args.overrides), args.name)
-    return 0
-
-
 def _snapshot(args: argparse.Namespace) -> int:
     from twins.snapshot import snapshot
 
@@ -23,14 +15,14 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from dexscrew_sdk.cli import add_config_args
+    from dexscrew_sdk.cli import _cmd_node, add_config_args
 
     twin = sub.add_parser("twin", help="the PyBullet twin of the cell: serve it, or take pictures")
     verbs = twin.add_subparsers(dest="twin_verb", required=True, metavar="SUBCOMMAND")
     p = verbs.add_parser("serve", help="serve the twin node of a configuration (= dexscrew node CONFIG --name twin)")
     add_config_args(p)
     p.add_argument("--name", default="twin", help="node name in the configuration (default: twin)")
-    p.set_defaults(func=_serve)
+    p.set_defaults(func=_cmd_node)  # the same verb under the twin's name
     p = verbs.add_parser("snapshot", help="write PNGs of the scene from a few viewpoints and a tactile frame")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--task", default="nut", help="nut | screwdriver")

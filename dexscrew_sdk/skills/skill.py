@@ -45,6 +45,7 @@ class Skill:
         self.steps = 0
         self._hist = np.zeros((meta.hist_len, layout.FRAME_DIM))
         self._fresh = False
+        self._lo = self._hi = np.zeros(layout.DOF)  # set by start()
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -78,7 +79,7 @@ class Skill:
         if initial not in ("pose", "current"):
             raise ValueError(f"initial must be 'pose' or 'current', got {initial!r}")
         q = hand.state().q_rad
-        lo, hi = self._limits(hand)
+        self._lo, self._hi = lo, hi = self._limits(hand)  # fixed for the run: not recomputed every step
         base = self.meta.initial_targets_rad if initial == "pose" else q
         self.target = np.clip(base, lo, hi)
         if self.meta.source == "official" and initial == "pose":
@@ -104,8 +105,7 @@ class Skill:
             self.nan_actions += 1  # hold the previous target: a bad action never reaches the hand
         else:
             action = np.where(self.meta.mask, 0.0, np.clip(action, -1.0, 1.0))
-            lo, hi = self._limits(hand)
-            self.target = np.clip(self.target + self.meta.action_scale * action, lo, hi)
+            self.target = np.clip(self.target + self.meta.action_scale * action, self._lo, self._hi)
         hand.command(self.target)
         self.steps += 1
         return self.target.copy()
