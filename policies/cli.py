@@ -25,7 +25,8 @@ def _export_skill(args: argparse.Namespace) -> int:
     try:
         pt = export_skill(args.checkpoint, args.out)
     except CheckpointError as exc:
-        raise DexscrewError(f"{exc} (export needs a student checkpoint: dexscrew train-rl student ...)") from None
+        hint = "export needs a student checkpoint: dexscrew train-rl student|finetune ..."
+        raise DexscrewError(f"{exc} ({hint})") from None
     print(f"wrote {pt} and {pt.with_suffix('.json')}")
     return 0
 
@@ -33,7 +34,7 @@ def _export_skill(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from policies.rl.train import add_train_args
 
-    p = sub.add_parser("train-rl", help="train the finger-rotation teacher (PPO) or student (distillation)")
+    p = sub.add_parser("train-rl", help="train the finger-rotation teacher, student, or fine-tune the student")
     add_train_args(p)
     p.set_defaults(func=_train_rl)
 

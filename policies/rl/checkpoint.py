@@ -23,8 +23,9 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     os.replace(str(tmp), str(path))
 
 
-def load(path: Path, stage: str, layout: dict[str, Any]) -> dict[str, Any]:
-    """Load a checkpoint of `stage` and check its layout; raises CheckpointError saying what differs."""
+def load(path: Path, stage: str | tuple[str, ...], layout: dict[str, Any]) -> dict[str, Any]:
+    """Load a checkpoint of `stage` (or one of several) and check its layout; raises CheckpointError saying
+    what differs."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -35,8 +36,10 @@ def load(path: Path, stage: str, layout: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{path} is not a training checkpoint of this SDK (format {got!r}, expected {FORMAT!r})")
-    if data.get("stage") != stage:
-        raise CheckpointError("{} is a {!r} checkpoint, expected {!r}".format(path, data.get("stage"), stage))
+    stages = (stage,) if isinstance(stage, str) else stage
+    if data.get("stage") not in stages:
+        expected = " or ".join(repr(s) for s in stages)
+        raise CheckpointError("{} is a {!r} checkpoint, expected {}".format(path, data.get("stage"), expected))
     check_layout(data.get("layout", {}), layout, str(path))
     return data
 

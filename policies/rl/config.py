@@ -98,6 +98,14 @@ class StudentConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """PPO on a distilled student: start gently, the policy already works."""
+
+    lr: float = 1e-4  # Adam's first steps at the teacher's 5e-3 would wreck the distilled actor
+    init_std: float = 0.3  # unless --max-action-std sets it (it also caps the std)
+
+
+@dataclass
 class TrainConfig:
     stage: str = "teacher"
     task: str = "screwdriver"
@@ -113,6 +121,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,4 @@
-"""Export a student checkpoint as a self-contained TorchScript skill plus its metadata JSON."""
+"""Export a student checkpoint (distilled or fine-tuned) as a self-contained TorchScript skill plus metadata JSON."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def metadata(data: dict[str, Any], sha256: str) -> dict[str, Any]:
 
 def export_skill(ckpt_path: Path, out_dir: Path) -> Path:
     """Write out_dir/skill.pt (TorchScript) and out_dir/skill.json; returns the .pt path."""
-    data = checkpoint.load(Path(ckpt_path), "student", {})
+    data = checkpoint.load(Path(ckpt_path), ("student", "finetune"), {})
     expected = {
         "obs_dim": layout.OBS_DIM,
         "frame_dim": layout.FRAME_DIM,

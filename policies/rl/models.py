@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -79,8 +80,8 @@ class ActorCritic(nn.Module):
     def act_from_latent(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.actor(torch.cat([self.obs_norm(obs), z], -1))
 
-    def forward(self, obs: torch.Tensor, priv: torch.Tensor):
-        """(action mean, log std, value, latent)."""
+    def forward(self, obs: torch.Tensor, priv: torch.Tensor, hist: torch.Tensor | None = None):
+        """(action mean, log std, value, latent); `hist` is unused (the fine-tuned student's actor reads it)."""
         z = self.latent(priv)
         x = torch.cat([self.obs_norm(obs), z], -1)
         return self.actor(x), self.log_std.expand(obs.shape[0], -1), self.critic(x).squeeze(-1), z
@@ -127,3 +128,32 @@ class StudentPolicy(nn.Module):
         """(action mean, latent)."""
         z = self.encoder(hist)
         return self.actor(torch.cat([self.obs_norm(obs), z], -1)), z
+
+
+class StudentActorCritic(nn.Module):
+    """PPO fine-tuning of the deployable student (asymmetric actor-critic).
+
+    The actor is the distilled student, acting from proprioceptive history
+    alone, so RL improves exactly the policy a skill runs; the critic is the
+    teacher's, which sees the privileged state. Distillation caps a student at
+    what it can imitate; this lets it learn recoveries it can actually see.
+    The normalisers stay frozen: the actor's weights were fitted to them.
+    """
+
+    def __init__(self, student: StudentPolicy, teacher: ActorCritic, init_std: float) -> None:
+        super().__init__()
+        self.student = student
+        self.teacher = teacher  # only its privileged encoder and critic are used
+        act_dim = teacher.log_std.shape[0]
+        self.log_std = nn.Parameter(torch.full((act_dim,), math.log(init_std)))
+
+    def forward(self, obs: torch.Tensor, priv: torch.Tensor, hist: torch.Tensor | None = None):
+        """(action mean, log std, value, student latent)."""
+        if hist is None:
+            raise ValueError("the student actor needs the proprioceptive history")
+        mu, z = self.student(obs, hist)
+        x = torch.cat([self.teacher.obs_norm(obs), self.teacher.latent(priv)], -1)
+        return mu, self.log_std.expand(obs.shape[0], -1), self.teacher.critic(x).squeeze(-1), z
+
+    def update_norms(self, obs: torch.Tensor, priv: torch.Tensor) -> None:
+        """Frozen (see the class docstring)."""

@@ -1,4 +1,4 @@
-"""PPO for the teacher: GAE, clipped surrogate, clipped value loss, adaptive-KL learning rate."""
+"""PPO (teacher; student fine-tuning): GAE, clipped surrogate, clipped value loss, adaptive-KL learning rate."""
 
 from __future__ import annotations
 
@@ -8,17 +8,27 @@ import torch
 from torch import nn
 
 from policies.rl.config import PPOConfig
-from policies.rl.models import ActorCritic
+from policies.rl.models import ActorCritic, StudentActorCritic
 
 
 class Rollout:
     """Fixed-horizon storage of one PPO iteration (time-major)."""
 
-    def __init__(self, horizon: int, n: int, obs_dim: int, priv_dim: int, act_dim: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        horizon: int,
+        n: int,
+        obs_dim: int,
+        priv_dim: int,
+        act_dim: int,
+        device: torch.device,
+        hist_shape: tuple[int, int] | None = None,
+    ) -> None:
         def z(*shape: int) -> torch.Tensor:
             return torch.zeros(horizon, n, *shape, device=device)
 
         self.obs, self.priv, self.actions = z(obs_dim), z(priv_dim), z(act_dim)
+        self.hist = z(*hist_shape) if hist_shape is not None else None  # the student actor's input
         self.mu, self.sigma = z(act_dim), z(act_dim)
         self.logp, self.values, self.rewards, self.dones = z(), z(), z(), z()
         self.returns, self.adv = z(), z()
@@ -45,17 +55,17 @@ class Rollout:
         total = self.horizon * self.obs.shape[1]
         size = max(1, total // mini_batches)
         perm = torch.randperm(total, generator=gen).to(self.obs.device)
-        flat = {
-            k: getattr(self, k).reshape(total, -1).squeeze(-1)
-            for k in ("obs", "priv", "actions", "mu", "sigma", "logp", "values", "returns", "adv")
-        }
+        keys = ["obs", "priv", "actions", "mu", "sigma", "logp", "values", "returns", "adv"]
+        flat = {k: getattr(self, k).reshape(total, -1).squeeze(-1) for k in keys}
+        if self.hist is not None:
+            flat["hist"] = self.hist.reshape(total, *self.hist.shape[2:])
         for i in range(0, total - size + 1, size):
             idx = perm[i : i + size]
             yield {k: v[idx] for k, v in flat.items()}
 
 
 class PPO:
-    def __init__(self, model: ActorCritic, cfg: PPOConfig, seed: int = 0) -> None:
+    def __init__(self, model: ActorCritic | StudentActorCritic, cfg: PPOConfig, seed: int = 0) -> None:
         self.model, self.cfg = model, cfg
         self.lr = cfg.lr
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -64,8 +74,8 @@ class PPO:
         self._cap_std()
 
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, priv: torch.Tensor):
-        mu, log_std, value, _ = self.model(obs, priv)
+    def act(self, obs: torch.Tensor, priv: torch.Tensor, hist: torch.Tensor | None = None):
+        mu, log_std, value, _ = self.model(obs, priv, hist)
         sigma = log_std.exp()
         action = mu + sigma * torch.randn(mu.shape, generator=self.gen).to(mu.device)
         logp = torch.distributions.Normal(mu, sigma).log_prob(action).sum(-1)
@@ -77,7 +87,7 @@ class PPO:
         n = 0
         for _ in range(c.epochs):
             for b in roll.batches(c.mini_batches, self.gen):
-                mu, log_std, value, _ = self.model(b["obs"], b["priv"])
+                mu, log_std, value, _ = self.model(b["obs"], b["priv"], b.get("hist"))
                 sigma = log_std.exp()
                 dist = torch.distributions.Normal(mu, sigma)
                 logp = dist.log_prob(b["actions"]).sum(-1)

@@ -1,4 +1,4 @@
-"""Training loops of the teacher (PPO) and the student (distillation): logs, checkpoints, resume, Ctrl-C."""
+"""Training loops: teacher (PPO), student (distillation), student fine-tuning (PPO); logs, checkpoints, Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import torch
 from policies.rl import checkpoint
 from policies.rl.config import TrainConfig
 from policies.rl.distill import Distillation
-from policies.rl.models import ActorCritic
+from policies.rl.export import student_from_checkpoint
+from policies.rl.models import ActorCritic, StudentActorCritic
 from policies.rl.ppo import PPO, Rollout
 from policies.rl.sdk import joints
 from policies.rl.task import RevoluteTask
@@ -80,6 +81,7 @@ class Runner:
         out_dir: Path,
         teacher_path: Path | None = None,
         log: Callable[[str], None] = print,
+        student_path: Path | None = None,
     ) -> None:
         self.env, self.cfg, self.out = env, cfg, Path(out_dir)
         self.log = log
@@ -93,9 +95,17 @@ class Runner:
             "length_s": deque(maxlen=200),
             "terminated": deque(maxlen=200),
         }  # type: Dict[str, Deque[float]]
+        self.distill = None  # type: Optional[Distillation]
         if cfg.stage == "teacher":
             self.ppo = PPO(self.teacher, cfg.ppo, cfg.seed)  # type: Optional[PPO]
-            self.distill = None  # type: Optional[Distillation]
+        elif cfg.stage == "finetune":
+            if student_path is None:
+                raise checkpoint.CheckpointError("the finetune stage needs --student PATH (a student checkpoint)")
+            data = checkpoint.load(student_path, "student", self.layout)
+            self.teacher.load_state_dict(data["teacher"])
+            student = student_from_checkpoint(data).to(env.device)
+            model = StudentActorCritic(student, self.teacher, cfg.ppo.max_action_std or cfg.finetune.init_std)
+            self.ppo = PPO(model, cfg.ppo, cfg.seed)
         else:
             if teacher_path is None:
                 raise checkpoint.CheckpointError("the student stage needs --teacher PATH (a teacher checkpoint)")
@@ -108,6 +118,8 @@ class Runner:
     # ------------------------------------------------------------- checkpoints
     def payload(self) -> dict[str, Any]:
         algo = self.ppo.state_dict() if self.ppo is not None else self.distill.state_dict()  # type: ignore[union-attr]
+        if self.cfg.stage == "finetune":  # export reads the student where a distilled checkpoint keeps it
+            algo["student"] = self.ppo.model.student.state_dict()  # type: ignore[union-attr]
         return {
             "stage": self.cfg.stage,
             "layout": self.layout,
@@ -144,7 +156,7 @@ class Runner:
         with _Interrupt() as stop, open(str(self.out / "log.jsonl"), "a") as logf:
             while self.iteration < end and not stop.requested:
                 t0 = time.monotonic()
-                o, stats = self._teacher_iteration(o) if self.ppo is not None else self._student_iteration(o)
+                o, stats = self._ppo_iteration(o) if self.ppo is not None else self._student_iteration(o)
                 self.iteration += 1
                 dt = time.monotonic() - t0
                 stats.update(self._episode_stats())
@@ -172,16 +184,22 @@ class Runner:
             for k, q in self.episodes.items():
                 q.extend(float(x) for x in ep[k])
 
-    def _teacher_iteration(self, o):  # type: ignore[no-untyped-def]
+    def _ppo_iteration(self, o):  # type: ignore[no-untyped-def]
+        """One PPO iteration: the teacher's, or the student's fine-tuning (whose actor reads the history)."""
         ppo, c = self.ppo, self.cfg.ppo
         assert ppo is not None
-        roll = Rollout(c.horizon, self.env.n, self.env.obs_dim, self.env.priv_dim, self.env.act_dim, self.env.device)
+        student = self.cfg.stage == "finetune"
+        hist_shape = (self.env.hist_len, self.env.frame_dim) if student else None
+        env = self.env
+        roll = Rollout(c.horizon, env.n, env.obs_dim, env.priv_dim, env.act_dim, env.device, hist_shape)
         rew_sum = 0.0
         term_sums = {}  # type: Dict[str, float]
         for _ in range(c.horizon):
-            action, mu, sigma, logp, value = ppo.act(o.obs, o.priv)
+            hist = o.hist if student else None
+            action, mu, sigma, logp, value = ppo.act(o.obs, o.priv, hist)
             o2, reward, done, info = self.env.step(action)
             r = reward * c.reward_scale + c.gamma * value * info["time_outs"].float()
+            items = {"hist": hist} if student else {}
             roll.add(
                 obs=o.obs,
                 priv=o.priv,
@@ -192,6 +210,7 @@ class Runner:
                 values=value,
                 rewards=r,
                 dones=done.float(),
+                **items,
             )
             rew_sum += float(reward.mean())
             for k, v in info["terms"].items():
@@ -199,7 +218,7 @@ class Runner:
             self._record(info)
             o = o2
         with torch.no_grad():
-            last_value = ppo.model(o.obs, o.priv)[2]
+            last_value = ppo.model(o.obs, o.priv, o.hist if student else None)[2]
         roll.compute_returns(last_value, c.gamma, c.lam)
         stats = ppo.update(roll)
         ppo.model.update_norms(roll.obs, roll.priv)

@@ -20,7 +20,12 @@ def _positive(text: str) -> float:
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("stage", choices=["teacher", "student"])
+    p.add_argument(
+        "stage",
+        choices=["teacher", "student", "finetune"],
+        help="teacher: PPO with privileged inputs; student: distil it into a history encoder; "
+        "finetune: PPO on a distilled student's own actions (the teacher's critic judges)",
+    )
     p.add_argument("--task", choices=["nut", "screwdriver"], required=True)
     p.add_argument("--backend", choices=["pybullet", "isaacgym"], default="pybullet")
     p.add_argument("--num-envs", type=int, default=32, help="parallel environments (IsaacGym: thousands)")
@@ -31,9 +36,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/rl/<task>_<stage>_s<seed>)")
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
     p.add_argument("--teacher", type=Path, default=None, help="teacher checkpoint (student stage)")
+    p.add_argument("--student", type=Path, default=None, help="student checkpoint to fine-tune (finetune stage)")
     p.add_argument("--device", default="cpu", help="torch device of the learner (IsaacGym: cuda:0)")
     p.add_argument("--actor-hidden", type=int, nargs="+", default=None, help="MLP widths (default 512 256 128)")
-    p.add_argument("--lr", type=float, default=None, help="initial learning rate (default 5e-3 teacher, 3e-4 student)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="initial learning rate (5e-3 teacher, 3e-4 student, 1e-4 finetune)"
+    )
     p.add_argument("--horizon", type=int, default=None, help="rollout steps per iteration (default 12)")
     p.add_argument("--mini-batches", type=int, default=None)
     p.add_argument("--no-randomise", action="store_true", help="turn domain randomisation off")
@@ -41,7 +49,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "--max-action-std",
         type=_positive,
         default=None,
-        help="teacher: cap the action std (e.g. 0.3 to fine-tune the mean action a skill deploys)",
+        help="cap the action std (teacher: e.g. 0.3 to fine-tune the mean action a skill deploys; "
+        "finetune: also the initial std, default 0.3)",
     )
 
 
@@ -60,6 +69,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     )
     if args.actor_hidden:
         cfg.model.actor_hidden = tuple(args.actor_hidden)
+    if cfg.stage == "finetune":
+        cfg.ppo.lr = cfg.finetune.lr
     if args.lr is not None:
         cfg.ppo.lr = cfg.student.lr = args.lr
     if args.horizon is not None:
@@ -96,7 +107,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     backend = make_backend(cfg.backend, cfg.task, cfg.num_envs, cfg.seed, **kwargs)
     env = RevoluteTask(backend, TaskConfig.for_task(cfg.task), seed=cfg.seed)
     try:
-        runner = Runner(env, cfg, out, teacher_path=args.teacher)
+        runner = Runner(env, cfg, out, teacher_path=args.teacher, student_path=args.student)
         if args.resume is not None:
             runner.resume(args.resume)
         print(

@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 from policies.rl.checkpoint import CheckpointError
 from policies.rl.config import PPOConfig, StudentConfig
 from policies.rl.distill import Distillation, action_loss
-from policies.rl.models import ActorCritic, RunningNorm
+from policies.rl.models import ActorCritic, RunningNorm, StudentActorCritic
 from policies.rl.ppo import PPO, Rollout
 from policies.rl.task import Observations
 from policies.rl.train import main as train_main
@@ -81,6 +81,20 @@ def test_action_std_cap_holds_through_loading_and_updates() -> None:
     capped.cfg.entropy_coef = 1.0  # entropy pushes the std up through the update
     capped.update(roll)
     assert capped.model.log_std.exp().max() <= 0.3 + 1e-6
+
+
+def test_student_actor_critic_acts_as_the_student_and_judges_as_the_teacher() -> None:
+    teacher = ActorCritic(72, 5, 12, (16,), (8,), 8)
+    student = Distillation(teacher, StudentConfig(), 30, 24).student
+    model = StudentActorCritic(student, teacher, init_std=0.3)
+    gen = torch.Generator().manual_seed(0)
+    obs, priv, hist = torch.randn(4, 72, generator=gen), torch.randn(4, 5, generator=gen), torch.randn(4, 30, 24)
+    mu, log_std, value, z = model(obs, priv, hist)
+    torch.testing.assert_close((mu, z), student(obs, hist))
+    torch.testing.assert_close(value, teacher(obs, priv)[2])
+    torch.testing.assert_close(log_std.exp(), torch.full((4, 12), 0.3))
+    with pytest.raises(ValueError, match="history"):
+        model(obs, priv)
 
 
 def test_distillation_aggregates_recent_rollouts() -> None:
@@ -160,8 +174,44 @@ def test_teacher_student_export_pipeline(tmp_path: Path) -> None:
     ]
     assert pt.stat().st_size < 2_000_000
 
-    with pytest.raises(CheckpointError, match="'teacher' checkpoint, expected 'student'"):
+    with pytest.raises(CheckpointError, match="'teacher' checkpoint, expected 'student' or 'finetune'"):
         export_skill(Path(teacher), tmp_path / "nope")
+
+
+@pytest.mark.usefixtures("fake_world")
+def test_finetune_starts_from_the_student_and_exports(tmp_path: Path) -> None:
+    from policies.rl.export import SkillModule, export_skill, student_from_checkpoint
+
+    t_out, s_out, f_out = tmp_path / "teacher", tmp_path / "student", tmp_path / "finetune"
+    train_main(_args("teacher", t_out, "--iterations", "2"))
+    train_main(_args("student", s_out, "--iterations", "2", "--teacher", str(t_out / "checkpoint_last.pt")))
+    student_ckpt = s_out / "checkpoint_last.pt"
+    with pytest.raises(CheckpointError, match="needs --student"):
+        train_main(_args("finetune", f_out, "--iterations", "1"))
+    with pytest.raises(CheckpointError, match="'teacher' checkpoint, expected 'student'"):
+        train_main(_args("finetune", f_out, "--iterations", "1", "--student", str(t_out / "checkpoint_last.pt")))
+
+    assert train_main(_args("finetune", f_out, "--iterations", "2", "--student", str(student_ckpt))) == 0
+    resume = ["--resume", str(f_out / "checkpoint_last.pt")]
+    assert train_main(_args("finetune", f_out, "--iterations", "4", "--student", str(student_ckpt), *resume)) == 0
+    log = _log(f_out)
+    assert [r["iteration"] for r in log] == [1, 2, 3, 4]
+    assert all(np.isfinite(r[k]) for r in log for k in ("loss_policy", "loss_value", "kl", "reward_per_step"))
+    assert all(r["action_std"] <= 0.3 + 1e-6 for r in log)  # the fine-tuning std starts at 0.3 and cannot grow
+
+    before = torch.load(str(student_ckpt), weights_only=False)
+    after = torch.load(str(f_out / "checkpoint_last.pt"), weights_only=False)
+    assert after["stage"] == "finetune"
+    moved = [k for k, v in after["algo"]["student"].items() if not torch.equal(v, before["algo"]["student"][k])]
+    assert any(k.startswith("actor.") for k in moved) and any(k.startswith("encoder.") for k in moved)
+    assert not any("norm" in k for k in moved)  # normalisers frozen: the actor was fitted to them
+
+    pt = export_skill(f_out / "checkpoint_last.pt", tmp_path / "skill")
+    exported = torch.jit.load(str(pt))
+    gen = torch.Generator().manual_seed(1)
+    obs, hist = torch.randn(3, 72, generator=gen), torch.randn(3, 30, 24, generator=gen)
+    expected = SkillModule(student_from_checkpoint(after))(obs, hist)
+    torch.testing.assert_close(exported(obs, hist), expected)
 
 
 @pytest.mark.usefixtures("fake_world")
