@@ -138,6 +138,12 @@ class StudentActorCritic(nn.Module):
     teacher's, which sees the privileged state. Distillation caps a student at
     what it can imitate; this lets it learn recoveries it can actually see.
     The normalisers stay frozen: the actor's weights were fitted to them.
+
+    The Gaussian is centred on the action the skill deploys, the mean clamped
+    to [-1, 1] (the environment clamps too). A distilled student's raw mean is
+    often far past a limit (bang-bang joints); centred there, exploration and
+    the KL would only measure moves that change nothing. The clamp passes the
+    gradient straight through, so PPO can still pull a saturated joint back.
     """
 
     def __init__(self, student: StudentPolicy, teacher: ActorCritic, init_std: float) -> None:
@@ -152,6 +158,7 @@ class StudentActorCritic(nn.Module):
         if hist is None:
             raise ValueError("the student actor needs the proprioceptive history")
         mu, z = self.student(obs, hist)
+        mu = mu + (mu.clamp(-1.0, 1.0) - mu).detach()  # straight-through clamp (see the class docstring)
         x = torch.cat([self.teacher.obs_norm(obs), self.teacher.latent(priv)], -1)
         return mu, self.log_std.expand(obs.shape[0], -1), self.teacher.critic(x).squeeze(-1), z
 

@@ -85,12 +85,18 @@ def test_action_std_cap_holds_through_loading_and_updates() -> None:
 
 def test_student_actor_critic_acts_as_the_student_and_judges_as_the_teacher() -> None:
     teacher = ActorCritic(72, 5, 12, (16,), (8,), 8)
-    student = Distillation(teacher, StudentConfig(), 30, 24).student
+    student = Distillation(teacher, StudentConfig(), 30, 24).student.requires_grad_(True)  # as loaded to fine-tune
     model = StudentActorCritic(student, teacher, init_std=0.3)
     gen = torch.Generator().manual_seed(0)
     obs, priv, hist = torch.randn(4, 72, generator=gen), torch.randn(4, 5, generator=gen), torch.randn(4, 30, 24)
+    with torch.no_grad():  # a student far past its limits, as distilled students often are
+        student.actor[-1].bias.copy_(torch.linspace(-4.0, 4.0, 12))
     mu, log_std, value, z = model(obs, priv, hist)
-    torch.testing.assert_close((mu, z), student(obs, hist))
+    raw, z_student = student(obs, hist)
+    assert raw.abs().max() > 2.0
+    torch.testing.assert_close((mu, z), (raw.clamp(-1.0, 1.0), z_student))  # centred on the deployed action
+    mu.sum().backward()  # the clamp passes the gradient straight through, so PPO can pull a joint back
+    assert torch.all(student.actor[-1].bias.grad == 4.0)  # one per sample of the batch, saturated or not
     torch.testing.assert_close(value, teacher(obs, priv)[2])
     torch.testing.assert_close(log_std.exp(), torch.full((4, 12), 0.3))
     with pytest.raises(ValueError, match="history"):
