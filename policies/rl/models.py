@@ -116,7 +116,7 @@ class HistoryEncoder(nn.Module):
 
 
 class StudentPolicy(nn.Module):
-    """History encoder + the teacher's actor (initialised from it, fine-tuned with it)."""
+    """History encoder + a copy of the teacher's actor (frozen while distilling; `finetune` trains both)."""
 
     def __init__(self, teacher: ActorCritic, encoder: HistoryEncoder) -> None:
         super().__init__()

@@ -117,6 +117,8 @@ def test_distillation_aggregates_recent_rollouts() -> None:
         assert np.isfinite(stats["loss_action"]) and np.isfinite(stats["loss_latent"])
         sizes.append(sum(x["obs"].shape[0] for x in d._dataset))
     assert sizes == [8, 16, 24, 24, 24]
+    # distilling trains the history encoder only; the actor stays the teacher's (finetune trains it)
+    torch.testing.assert_close(d.student.actor.state_dict(), teacher.actor.state_dict())
 
 
 def _args(stage: str, out: Path, *extra: str) -> list[str]:
