@@ -220,7 +220,9 @@ class RevoluteWorld:
             self.objects[e], 0, pb.VELOCITY_CONTROL, targetVelocity=0, force=OBJECT_JOINT_FRICTION_NM, physicsClientId=c
         )
         pb.changeDynamics(self.objects[e], 0, lateralFriction=p.friction, restitution=p.restitution, physicsClientId=c)
-        hand.set_friction(1.0, p.restitution)  # PyBullet multiplies the pair: the object's value is the pair's
+        # PyBullet multiplies the pair's coefficients: friction is the object's value, restitution r^2
+        # (the shipped skills were trained so; method.md's U[0, 1] is thus the pads' and the object's each)
+        hand.set_friction(1.0, p.restitution)
         hand.reset_joints(q0)
         self._targets[e] = q0
         self._apply_targets(e, q0)
