@@ -44,6 +44,7 @@ FINGERTIP_NAMES: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
 ARM_DOF = len(ARM_JOINT_NAMES)
 HAND_DOF = len(HAND_JOINT_NAMES)
 TACTILE_SHAPE: tuple[int, int, int] = (5, 120, 3)  # fingertips x taxels x (fx, fy, fz)
+TACTILE_THRESHOLD_N = 0.05  # the XHand's minimum detectable force; below it a taxel reads 0
 TAXEL_GRID: tuple[int, int] = (10, 12)  # rows x columns of one fingertip pad
 
 # UR5e (hardware.md): +-2 pi on every joint, pi rad/s.

@@ -88,7 +88,6 @@ class SyntheticTactile(TactileSensor):
     CONTACT_FLEX_RAD = 1.0
     N_PER_RAD = 2.0
     SATURATION_N = 10.0
-    THRESHOLD_N = 0.05
     _FINGER_JOINTS = ((0, 2), (4, 5), (6, 7), (8, 9), (10, 11))  # flexion joints per fingertip
 
     def __init__(self, hand: KinematicHand, seed: int = 0, noise_n: float = 0.01) -> None:
@@ -109,7 +108,7 @@ class SyntheticTactile(TactileSensor):
             "tactile",
             "synthetic-xhand-tactile",
             rate_hz=100.0,
-            extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": self.THRESHOLD_N},
+            extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": joints.TACTILE_THRESHOLD_N},
         )
 
     def frame(self) -> TactileFrame:
@@ -125,7 +124,7 @@ class SyntheticTactile(TactileSensor):
             total_n = self.N_PER_RAD * max(0.0, float(q[list(idx)].sum()) - self.CONTACT_FLEX_RAD)
             force[tip, :, 2] = total_n * self._blob
         force += self._rng.normal(0.0, self.noise_n, force.shape).astype(np.float32)
-        force[np.abs(force) < self.THRESHOLD_N] = 0.0
+        force[np.abs(force) < joints.TACTILE_THRESHOLD_N] = 0.0
         np.clip(force, -self.SATURATION_N, self.SATURATION_N, out=force)
         self._force = force
 

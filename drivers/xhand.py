@@ -270,7 +270,7 @@ class XHandTactile(TactileSensor):
             "tactile",
             "xhand1-fingertips",
             rate_hz=self.conn.config.rate_hz,
-            extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": 0.05},
+            extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": joints.TACTILE_THRESHOLD_N},
         )
 
     def frame(self) -> TactileFrame:

@@ -16,8 +16,6 @@ from dexscrew_sdk import joints
 from dexscrew_sdk.cell import Cell
 from tools.sampling import collect
 
-DETECTION_THRESHOLD_N = 0.05  # the XHand's minimum detectable force
-
 
 @dataclass(frozen=True)
 class PadReport:
@@ -45,7 +43,7 @@ def pad_reports(stack: np.ndarray) -> list[PadReport]:
                 fingertip=name,
                 max_normal_n=float(per_frame.max()),
                 mean_abs_n=float(np.abs(tip_stack).mean()),
-                active_taxels=int((np.abs(normal[strongest, tip]) > DETECTION_THRESHOLD_N).sum()),
+                active_taxels=int((np.abs(normal[strongest, tip]) > joints.TACTILE_THRESHOLD_N).sum()),
                 stuck_taxels=int(stuck.any(axis=-1).sum()),
             )
         )
@@ -67,5 +65,5 @@ def run(cell: Cell, frames: int, press: str | None, min_press_n: float) -> dict[
         if not pressed and r.active_taxels > 0 and press is not None:
             problems.append(f"{r.fingertip}: {r.active_taxels} taxels active although only {press} was pressed")
         if press is None and r.active_taxels > 0:
-            problems.append(f"{r.fingertip}: {r.active_taxels} taxels above {DETECTION_THRESHOLD_N} N at rest")
+            problems.append(f"{r.fingertip}: {r.active_taxels} taxels above {joints.TACTILE_THRESHOLD_N} N at rest")
     return {"frames": frames, "pads": [r.to_dict() for r in reports], "ok": not problems, "problems": problems}

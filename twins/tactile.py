@@ -17,7 +17,6 @@ from dexscrew_sdk import joints
 from twins.bullet import HandModel
 
 PAD_LENGTH_M, PAD_WIDTH_M = 0.024, 0.016  # along the finger (10 rows) x across (12 columns)
-THRESHOLD_N = 0.05
 SATURATION_N = 8.0
 FOOTPRINT_TAXELS = 1.0  # Gaussian sigma of one contact's spread
 
@@ -56,7 +55,7 @@ class TaxelModel:
                 w = self._spread(row, col)[:, None]
                 force[tip] += w * np.array([f_pad[1], f_pad[2], ct[9]])[None, :]
         force += self.rng.normal(0.0, self.noise_n, force.shape)
-        force[np.abs(force) < THRESHOLD_N] = 0.0
+        force[np.abs(force) < joints.TACTILE_THRESHOLD_N] = 0.0
         return np.clip(force, -SATURATION_N, SATURATION_N).astype(np.float32)
 
 
