@@ -167,9 +167,9 @@ class HandModel:
         index_pad = pos[1] + xhand_model.TIP_RADIUS_M * rot[1][:, 0]
         return index_pad, thumb_end
 
-    def grasp_centre(self, q: np.ndarray, radius_m: float) -> np.ndarray:
-        """Where a vertical object axis goes so that thumb and index meet it at q: their midpoint."""
-        del radius_m  # the hand geometry is built so the midpoint suits the nominal objects
+    def grasp_centre(self, q: np.ndarray) -> np.ndarray:
+        """Where a vertical object axis goes so that thumb and index meet it at q: their midpoint
+        (the hand geometry is built so the midpoint suits every object and scale)."""
         index_pad, thumb_end = self.grasp_points(q)
         return 0.5 * (index_pad + thumb_end)
 

@@ -214,7 +214,7 @@ class RevoluteWorld:
         if self.objects[e] >= 0:
             pb.removeBody(self.objects[e], physicsClientId=c)
         geom = objects.object_geometry(self.cfg.task, p.shape)
-        centre = hand.grasp_centre(self.q_nominal, geom.grasp_radius_m * p.scale)
+        centre = hand.grasp_centre(self.q_nominal)
         self.objects[e] = object_body(c, geom, centre, p.scale, p.mass_kg, p.com_m, joint="revolute")
         pb.setJointMotorControl2(
             self.objects[e], 0, pb.VELOCITY_CONTROL, targetVelocity=0, force=OBJECT_JOINT_FRICTION_NM, physicsClientId=c

@@ -77,7 +77,6 @@ class Scene:
         self.dt = 1.0 / physics_hz
         self.solver_iterations = solver_iterations
         self.params = TaskParams()
-        self.q_arm0 = joints.UR5E_HOME_RAD.copy()
 
     # ------------------------------------------------------------------ building
     def build(self, params: TaskParams) -> None:
@@ -99,11 +98,10 @@ class Scene:
         q = kinematics.inverse(kinematics.matrix_to_pose(target), joints.UR5E_HOME_RAD)
         if q is None:
             raise RuntimeError("no arm pose reaches the twin's start pose; check HAND_POS_M")
-        self.q_arm0 = q
         for j, v in zip(self.arm_ids, q, strict=True):
             pb.resetJointState(self.robot, j, float(v), physicsClientId=c)
         q_hand = official_init_canonical(params.task)
-        centre = self.hand.grasp_centre(q_hand, 0.0) + params.pose_offset_m
+        centre = self.hand.grasp_centre(q_hand) + params.pose_offset_m
         self.hand.reset_joints(q_hand)
         self._build_object(centre)
         self.ref_gap_m = self._grasp_height() - self.object_height()

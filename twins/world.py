@@ -121,6 +121,3 @@ class TwinWorld(World):
             shape=p.shape,
         )
 
-    def ground_truth(self) -> dict[str, float]:
-        s = self._cell.scene
-        return {"object_height_m": s.object_height(), "friction_nm": s.friction_nm, "faults": self._cell.faults}

@@ -68,8 +68,6 @@ class ControllerState:
     payload_cog_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
     speed_slider: float = 1.0
     digital_out: int = 0
-    scripts_received: int = 0
-    commands: dict[int, int] = field(default_factory=dict)  # cmd id -> count, for tests and logs
 
 
 class EmulatedController:
@@ -165,7 +163,6 @@ class EmulatedController:
             if s.script_running and self._busy_cmd == NO_CMD:
                 s.out_int[0] = READY
             return
-        s.commands[cmd] = s.commands.get(cmd, 0) + 1
         log.debug("command %d (running=%s, out0=%d)", cmd, s.script_running, s.out_int[0])
         if not s.script_running or s.protective_stop or s.emergency_stop:
             return  # no program to execute it; ur_rtde sees "not running" / the safety bits
@@ -259,7 +256,6 @@ class EmulatedController:
     # ------------------------------------------------------------------ script and safety
     def start_script(self) -> None:
         with self.lock:
-            self.state.scripts_received += 1
             self.state.script_running = True
             self._busy_cmd = NO_CMD
             self.state.out_int[0] = READY

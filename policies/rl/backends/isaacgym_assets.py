@@ -70,7 +70,7 @@ def write_assets(folder: Path) -> Path:
                 (folder / f"{task}_{shape}.urdf").write_text(_object_urdf(f"{task}_{shape}.obj", geom.mass_kg))
                 urdfs.append(f"{task}_{shape}.urdf")
             q0 = official_init_canonical(task)
-            centre = hand.grasp_centre(q0, objects.object_geometry(task, shapes[0]).grasp_radius_m)
+            centre = hand.grasp_centre(q0)
             meta[task] = {
                 "hand_urdf": "xhand.urdf",
                 "hand_base_link": xhand_model.HandModelOptions().palm_link,
