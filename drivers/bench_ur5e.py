@@ -9,8 +9,6 @@ jitters is what the driver and ur_rtde add.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -19,17 +17,9 @@ import numpy as np
 from dexscrew_sdk import joints
 from dexscrew_sdk.clock import RealTimeClock
 from drivers.ur5e import UR5eArm, UR5eConfig
+from twins.ur_emulator.spawn import spawn_emulator
 
 RATE_HZ = 500.0
-
-
-def _start_emulator() -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "twins.ur_emulator"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    if "ready" not in proc.stdout.readline():
-        proc.kill()
-        raise RuntimeError("the UR emulator did not start (is another one holding port 30004?)")
-    return proc
 
 
 def _baseline(periods: int) -> dict[str, float]:
@@ -67,7 +57,7 @@ def _stream(arm: UR5eArm, periods: int) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     duration_s = 2.0 if getattr(args, "quick", False) else 10.0
     periods = int(duration_s * RATE_HZ)
-    emulator = _start_emulator()
+    emulator = spawn_emulator()
     try:
         arm = UR5eArm(UR5eConfig(host="127.0.0.1", frequency_hz=RATE_HZ, lookahead_s=0.1, gain=300))
         arm.connect()

@@ -120,4 +120,3 @@ class TwinWorld(World):
             task=p.task,
             shape=p.shape,
         )
-

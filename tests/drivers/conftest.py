@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from twins.ur_emulator.spawn import spawn_emulator
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_XHAND = Path(__file__).resolve().parent / "fake_xhand"
@@ -30,19 +30,8 @@ class EmulatorProcess:
     started: list[int] = field(default_factory=list)
 
     def start(self, timeout_s: float = 20.0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "twins.ur_emulator"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        self.proc = spawn_emulator(timeout_s=timeout_s)
         self.started.append(self.proc.pid)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        line = self.proc.stdout.readline()  # blocks until the emulator has bound its ports
-        if "ready" not in line or time.monotonic() > deadline:
-            self.kill()
-            raise RuntimeError(f"UR emulator did not start: {line!r}")
 
     @property
     def pid(self) -> int:

@@ -181,3 +181,20 @@ def test_connecting_to_a_stopped_robot_configures_it_once_released(arm: UR5eArm)
         np.testing.assert_allclose(second._control.getTCPOffset(), tcp, atol=1e-9)
     finally:
         second.close()
+
+
+def test_a_second_emulator_that_cannot_bind_is_reported_within_its_start_timeout(emulator) -> None:
+    from twins.ur_emulator.spawn import spawn_emulator
+
+    assert emulator.proc is not None and emulator.proc.poll() is None  # it holds port 30004
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="did not start"):
+        spawn_emulator(timeout_s=1.0)
+    assert time.monotonic() - t0 < 15.0  # the wait is bounded (it used to block on readline)
+
+
+def test_an_emulator_that_exits_at_once_is_reported_with_its_exit_code() -> None:
+    from twins.ur_emulator.spawn import spawn_emulator
+
+    with pytest.raises(RuntimeError, match="exited with code 2"):
+        spawn_emulator(["--backend", "no-such-backend"], timeout_s=20.0)
