@@ -177,3 +177,23 @@ def test_stop_holds_the_measured_position(fake_xhand) -> None:
         hand.stop()
         assert hand.state().mode == DeviceMode.STOPPED
         np.testing.assert_allclose([fc.position for fc in fake_xhand.FAKE.commands[-1].finger_command], MID)
+
+
+def test_a_non_identity_sdk_order_is_mapped_both_ways(fake_xhand, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The XHand's SDK order equals the canonical one today; a firmware with another order must only need
+    joints.HAND_SDK_TO_CANONICAL changed. Positions, gains and per-joint limits follow the permutation."""
+    import drivers.xhand as xhand
+
+    perm = np.array([11, 0, 10, 1, 9, 2, 8, 3, 7, 4, 6, 5])  # [sdk_index] -> canonical_index
+    monkeypatch.setattr(xhand, "SDK_TO_CANON", perm)
+    kp = np.arange(100, 112)  # canonical order: kp of canonical joint j is 100 + j
+    tor_max = np.arange(200, 212)
+    hand, tactile = node(kp=kp.tolist(), tor_max=tor_max.tolist())
+    q = MID + 0.01 * np.arange(12)  # canonical, all different
+    with hand, tactile:
+        hand.command(q)
+        sent = fake_xhand.FAKE.commands[-1].finger_command
+        np.testing.assert_allclose([fc.position for fc in sent], q[perm])
+        assert [fc.kp for fc in sent] == (100 + perm).tolist()
+        assert [fc.tor_max for fc in sent] == (200 + perm).tolist()
+        np.testing.assert_allclose(hand.state().q_rad, q)  # the fake reports SDK order; the driver maps back
