@@ -16,6 +16,9 @@ from twins import xhand_model
 from twins.objects import ObjectGeometry
 
 # Hand frame -> world at zero tilt: palm normal (hand x) down, fingers (hand z) along world x.
+ARMATURE_KGM2 = 0.001  # the XHand joints' emulated armature (PyBullet has none)
+MIN_MOTOR_FORCE_NM = 0.02  # a motor bound of 0 would let a joint at its target drift freely
+
 _HAND_BASE_ROT = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
@@ -115,7 +118,10 @@ class HandModel:
         for j, v in zip(self.joint_ids, q, strict=True):
             pb.resetJointState(self.body, j, float(v), 0.0, physicsClientId=self.client)
 
-    def position_motors(self, q_t: np.ndarray, kp: float, kd: float, force: np.ndarray) -> None:
+    def position_motors(
+        self, q_t: np.ndarray, kp: float | np.ndarray, kd: float | np.ndarray, force: np.ndarray
+    ) -> None:
+        """PyBullet's position motors; gains (motor units) are one value or one per joint."""
         n = len(self.joint_ids)
         pb.setJointMotorControlArray(
             self.body,
@@ -123,10 +129,35 @@ class HandModel:
             pb.POSITION_CONTROL,
             targetPositions=q_t.tolist(),
             targetVelocities=[0.0] * n,
-            positionGains=[kp] * n,
-            velocityGains=[kd] * n,
+            positionGains=np.broadcast_to(kp, (n,)).tolist(),
+            velocityGains=np.broadcast_to(kd, (n,)).tolist(),
             forces=force.tolist(),
             physicsClientId=self.client,
+        )
+
+    def pd_drive(
+        self,
+        q_t: np.ndarray,
+        q: np.ndarray,
+        qd: np.ndarray,
+        kp: float | np.ndarray,
+        kd: float | np.ndarray,
+        dt: float,
+        position_gain_scale: float = 1.0,
+    ) -> None:
+        """The XHand's PD law, tau = Kp (q_t - q) - Kd qd, for the next control period.
+
+        Torque PD from Python would cost a call per physics step; instead the implicit position
+        motor gets positionGain = Kp dt^2 / armature and velocityGain = Kd dt / armature (the same PD
+        on an armature-dominated joint) and a force bound of |PD torque| at the period's start,
+        within the joint's effort limit (docs/twins.md).
+        """
+        force = np.clip(kp * np.abs(q_t - q) + kd * np.abs(qd), MIN_MOTOR_FORCE_NM, joints.XHAND_EFFORT_NM)
+        self.position_motors(
+            q_t,
+            np.multiply(kp, position_gain_scale) * dt**2 / ARMATURE_KGM2,
+            np.multiply(kd, dt) / ARMATURE_KGM2,
+            force,
         )
 
     def joint_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

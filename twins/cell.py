@@ -19,7 +19,6 @@ from dexscrew_sdk import joints
 from dexscrew_sdk.interfaces import Device, Hand, Simulated, TactileSensor
 from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
 from dexscrew_sdk.sim_arm import SimulatedArm
-from twins.rl_world import ARMATURE_KGM2, MIN_MOTOR_FORCE_NM
 from twins.scene import Scene, TaskParams
 from twins.tactile import TaxelModel
 from twins.world import TwinWorld
@@ -79,16 +78,8 @@ class TwinHand(Hand):
         self.target, self.mode = self.q.copy(), DeviceMode.STOPPED
 
     def apply_motors(self) -> None:
-        dt = self._cell.scene.dt
-        gain_kp = float(np.mean(self.kp)) * self._cell.gain_scale
-        force = np.clip(
-            self.kp * np.abs(self.target - self.q) + self.kd * np.abs(self.qd),
-            MIN_MOTOR_FORCE_NM,
-            joints.XHAND_EFFORT_NM,
-        )
-        self._cell.scene.hand.position_motors(
-            self.target, gain_kp * dt**2 / ARMATURE_KGM2, float(np.mean(self.kd)) * dt / ARMATURE_KGM2, force
-        )
+        scene = self._cell.scene
+        scene.hand.pd_drive(self.target, self.q, self.qd, self.kp, self.kd, scene.dt, self._cell.gain_scale)
 
 
 class TwinTactile(TactileSensor):

@@ -28,11 +28,9 @@ from dexscrew_sdk.errors import ConfigError
 from twins import objects
 from twins.bullet import HandModel, load_hand, object_body, official_init_canonical, tilted_hand_orientation
 
-ARMATURE_KGM2 = 0.001
 OBJECT_JOINT_FRICTION_NM = 0.2
 HAND_HEIGHT_M = 0.21
 ENV_SPACING_M = 1.0
-MIN_MOTOR_FORCE_NM = 0.02
 
 
 @dataclass
@@ -137,7 +135,6 @@ class RevoluteWorld:
         self.rng = np.random.default_rng(cfg.seed)
         self.joint_lower = joints.XHAND_LOWER_RAD.copy()
         self.joint_upper = joints.XHAND_UPPER_RAD.copy()
-        self.effort = joints.XHAND_EFFORT_NM.copy()
         self.q_nominal = official_init_canonical(cfg.task)
         self.faults = 0  # environments reset because their state exploded
         self.client = pb.connect(pb.DIRECT)
@@ -230,9 +227,7 @@ class RevoluteWorld:
     # ------------------------------------------------------------------ stepping
     def _apply_targets(self, e: int, q_t: np.ndarray) -> None:
         p = self.params[e]
-        err = np.abs(q_t - self._q[e])
-        force = np.clip(p.kp * err + p.kd * np.abs(self._qd[e]), MIN_MOTOR_FORCE_NM, self.effort)
-        self.hands[e].position_motors(q_t, p.kp * self.dt**2 / ARMATURE_KGM2, p.kd * self.dt / ARMATURE_KGM2, force)
+        self.hands[e].pd_drive(q_t, self._q[e], self._qd[e], p.kp, p.kd, self.dt)
 
     def step(self, targets: np.ndarray) -> None:
         t = np.asarray(targets, dtype=float)
