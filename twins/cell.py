@@ -157,14 +157,15 @@ class TwinCell(Simulated):
         self.scene.update_task()
 
     def _read_states(self) -> None:
-        if not self.scene.healthy():
+        q, qd = self.scene.arm_states()
+        hq, hqd, htau = self.scene.hand.joint_states()
+        if not self.scene.healthy(q, qd, hq, hqd):
             self.faults += 1
             log.error("twin state exploded (NaN or runaway); rebuilding the scene (fault %d)", self.faults)
             self.rebuild(self.params, self.seed, self.taxels.noise_n, self.gain_scale)
             return
-        q, qd = self.scene.arm_states()
         self.arm.q, self.arm.qd = q, qd
-        self.hand.q, self.hand.qd, self.hand.tau = self.scene.hand.joint_states()
+        self.hand.q, self.hand.qd, self.hand.tau = hq, hqd, htau
         if self._since_tactile >= self.TACTILE_PERIOD_S - 1e-9:
             self._since_tactile = 0.0
             self.tactile.force = self.taxels.frame(self.scene.obj)
