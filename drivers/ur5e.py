@@ -160,6 +160,10 @@ class UR5eArm(Arm):
                 raise
         self._mode = DeviceMode.IDLE
 
+    def _ensure_configured(self) -> None:
+        if not self._configured:  # connected while stopped, released since (pendant or SDK)
+            self._configure()
+
     def _configure(self) -> None:
         """TCP and payload: the controller's collision detection depends on them, so no motion goes before."""
         self._call("setTcp", list(self.config.tcp))
@@ -269,16 +273,14 @@ class UR5eArm(Arm):
     # ------------------------------------------------------------------ commands
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
         c = self.config
-        if not self._configured:  # connected while stopped, released since (pendant or SDK)
-            self._configure()
+        self._ensure_configured()
         # servoJ(q, speed, acceleration, time, lookahead_time, gain): positional only.
         self._call("servoJ", q_rad.tolist(), 0.5, 0.5, self.servo_period_s, c.lookahead_s, c.gain)
         self._mode = DeviceMode.SERVOING
         self._cmd_seq = seq
 
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
-        if not self._configured:
-            self._configure()
+        self._ensure_configured()
         if self._mode == DeviceMode.SERVOING:
             self._call("servoStop", self.config.stop_deceleration)
         self._mode = DeviceMode.MOVING
@@ -342,8 +344,7 @@ class UR5eArm(Arm):
                 if time.monotonic() > deadline:
                     raise DeviceFault("UR5e: the control script did not restart")
                 time.sleep(0.01)  # polling the controller's state at its own rate
-        if not self._configured:
-            self._configure()
+        self._ensure_configured()
         self._mode = DeviceMode.IDLE
 
 

@@ -35,8 +35,11 @@ class Rollout:
         self.t, self.horizon = 0, horizon
 
     def add(self, **items: torch.Tensor) -> None:
+        """One step's tensors; a field this rollout does not store (the teacher's history) is skipped."""
         for k, v in items.items():
-            getattr(self, k)[self.t] = v
+            store = getattr(self, k)
+            if store is not None:
+                store[self.t] = v
         self.t += 1
 
     def compute_returns(self, last_value: torch.Tensor, gamma: float, lam: float) -> None:

@@ -188,18 +188,15 @@ class Runner:
         """One PPO iteration: the teacher's, or the student's fine-tuning (whose actor reads the history)."""
         ppo, c = self.ppo, self.cfg.ppo
         assert ppo is not None
-        student = self.cfg.stage == "finetune"
-        hist_shape = (self.env.hist_len, self.env.frame_dim) if student else None
         env = self.env
+        hist_shape = (env.hist_len, env.frame_dim) if self.cfg.stage == "finetune" else None
         roll = Rollout(c.horizon, env.n, env.obs_dim, env.priv_dim, env.act_dim, env.device, hist_shape)
         rew_sum = 0.0
         term_sums = {}  # type: Dict[str, float]
         for _ in range(c.horizon):
-            hist = o.hist if student else None
-            action, mu, sigma, logp, value = ppo.act(o.obs, o.priv, hist)
+            action, mu, sigma, logp, value = ppo.act(o.obs, o.priv, o.hist)  # the teacher ignores the history
             o2, reward, done, info = self.env.step(action)
             r = reward * c.reward_scale + c.gamma * value * info["time_outs"].float()
-            items = {"hist": hist} if student else {}
             roll.add(
                 obs=o.obs,
                 priv=o.priv,
@@ -210,7 +207,7 @@ class Runner:
                 values=value,
                 rewards=r,
                 dones=done.float(),
-                **items,
+                hist=o.hist,
             )
             rew_sum += float(reward.mean())
             for k, v in info["terms"].items():
@@ -218,7 +215,7 @@ class Runner:
             self._record(info)
             o = o2
         with torch.no_grad():
-            last_value = ppo.model(o.obs, o.priv, o.hist if student else None)[2]
+            last_value = ppo.model(o.obs, o.priv, o.hist)[2]
         roll.compute_returns(last_value, c.gamma, c.lam)
         stats = ppo.update(roll)
         ppo.model.update_norms(roll.obs, roll.priv)

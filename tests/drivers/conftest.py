@@ -18,7 +18,6 @@ import pytest
 
 from twins.ur_emulator.spawn import spawn_emulator
 
-REPO = Path(__file__).resolve().parents[2]
 FAKE_XHAND = Path(__file__).resolve().parent / "fake_xhand"
 
 
