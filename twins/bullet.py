@@ -211,7 +211,9 @@ def load_hand(client: int, base_pos: np.ndarray, orn: tuple = (0, 0, 0, 1)) -> H
     return HandModel.attach(client, body)
 
 
-def _shapes(client: int, geom: ObjectGeometry, scale: float, visual: bool) -> tuple[int, int]:
+def object_shapes(client: int, geom: ObjectGeometry, scale: float, visual: bool) -> tuple[int, int]:
+    """(collision shape, visual shape or -1) of an object. PyBullet never frees a collision shape
+    (removeCollisionShape refuses one a removed body used), so a world that rebuilds objects reuses them."""
     s = [scale] * 3
     if len(geom.parts) == 1:
         col = pb.createCollisionShape(
@@ -248,28 +250,18 @@ def _hull_indices(n: int) -> list[int]:
     return tri
 
 
-def object_body(
-    client: int,
-    geom: ObjectGeometry,
-    centre: np.ndarray,
-    scale: float,
-    mass_kg: float,
-    com_m: np.ndarray,
-    joint: str = "revolute",
-    visual: bool = False,
-) -> int:
+def object_body(client: int, collision_shape: int, centre: np.ndarray, mass_kg: float, com_m: np.ndarray) -> int:
     """An object on a fixed invisible base: link 0 turns about the world -z axis through `centre`.
 
     The joint axis points down so a positive joint angle is clockwise seen from above,
     the fastening direction of a right-hand thread.
     """
-    col, vis = _shapes(client, geom, scale, visual)
-    body = pb.createMultiBody(
+    return pb.createMultiBody(
         baseMass=0,
         basePosition=list(centre),
         linkMasses=[mass_kg],
-        linkCollisionShapeIndices=[col],
-        linkVisualShapeIndices=[vis],
+        linkCollisionShapeIndices=[collision_shape],
+        linkVisualShapeIndices=[-1],
         linkPositions=[[0, 0, 0]],
         linkOrientations=[[0, 0, 0, 1]],
         linkInertialFramePositions=[list(com_m)],
@@ -279,5 +271,3 @@ def object_body(
         linkJointAxis=[[0, 0, -1]],
         physicsClientId=client,
     )
-    assert joint == "revolute"
-    return body

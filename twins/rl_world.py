@@ -26,7 +26,14 @@ import pybullet as pb
 from dexscrew_sdk import joints
 from dexscrew_sdk.errors import ConfigError
 from twins import objects
-from twins.bullet import HandModel, load_hand, object_body, official_init_canonical, tilted_hand_orientation
+from twins.bullet import (
+    HandModel,
+    load_hand,
+    object_body,
+    object_shapes,
+    official_init_canonical,
+    tilted_hand_orientation,
+)
 
 OBJECT_JOINT_FRICTION_NM = 0.2
 HAND_HEIGHT_M = 0.21
@@ -148,6 +155,7 @@ class RevoluteWorld:
         )
         self.hands: list[HandModel] = [load_hand(self.client, base_pos=o) for o in self.origins]
         self.objects: list[int] = [-1] * self.num_envs
+        self._collision_shapes: dict[tuple[str, float], int] = {}  # one per (shape, scale), reused across resets
         self.params = [_EnvParams() for _ in range(self.num_envs)]
         self._targets = np.tile(self.q_nominal, (self.num_envs, 1))
         self._q = np.zeros((self.num_envs, 12))
@@ -187,7 +195,8 @@ class RevoluteWorld:
         r, shapes = self.rng, ("triangular",) if self.cfg.task == "nut" else ("octagon", "dodecagon")
         if not self.cfg.randomise:
             return _EnvParams(shape=shapes[0], mass_kg=objects.object_geometry(self.cfg.task, shapes[0]).mass_kg)
-        scale = float(r.choice([0.95, 1.0, 1.05])) if self.cfg.task == "nut" else float(r.uniform(0.85, 1.25))
+        # the screwdriver's scale to 1e-3, so the world needs at most a few hundred collision shapes
+        scale = float(r.choice([0.95, 1.0, 1.05])) if self.cfg.task == "nut" else round(float(r.uniform(0.85, 1.25)), 3)
         return _EnvParams(
             shape=str(r.choice(shapes)),
             mass_kg=float(r.uniform(0.04, 0.06)),
@@ -210,9 +219,8 @@ class RevoluteWorld:
         self._hand_pose[e] = [*(hand_pos - self.origins[e]), *orn]
         if self.objects[e] >= 0:
             pb.removeBody(self.objects[e], physicsClientId=c)
-        geom = objects.object_geometry(self.cfg.task, p.shape)
         centre = hand.grasp_centre(self.q_nominal)
-        self.objects[e] = object_body(c, geom, centre, p.scale, p.mass_kg, p.com_m, joint="revolute")
+        self.objects[e] = object_body(c, self._collision_shape(p.shape, p.scale), centre, p.mass_kg, p.com_m)
         pb.setJointMotorControl2(
             self.objects[e], 0, pb.VELOCITY_CONTROL, targetVelocity=0, force=OBJECT_JOINT_FRICTION_NM, physicsClientId=c
         )
@@ -223,6 +231,14 @@ class RevoluteWorld:
         hand.reset_joints(q0)
         self._targets[e] = q0
         self._apply_targets(e, q0)
+
+    def _collision_shape(self, shape: str, scale: float) -> int:
+        """PyBullet keeps every collision shape ever made; a reset reuses the one of its (shape, scale)."""
+        key = (shape, scale)
+        if key not in self._collision_shapes:
+            geom = objects.object_geometry(self.cfg.task, shape)
+            self._collision_shapes[key] = object_shapes(self.client, geom, scale, visual=False)[0]
+        return self._collision_shapes[key]
 
     # ------------------------------------------------------------------ stepping
     def _apply_targets(self, e: int, q_t: np.ndarray) -> None:

@@ -30,7 +30,15 @@ import pybullet as pb
 
 from dexscrew_sdk import joints, kinematics
 from twins import objects
-from twins.bullet import HandModel, _shapes, link_indices, official_init_canonical, rot_z, tilted_hand_matrix, urdf_file
+from twins.bullet import (
+    HandModel,
+    link_indices,
+    object_shapes,
+    official_init_canonical,
+    rot_z,
+    tilted_hand_matrix,
+    urdf_file,
+)
 from twins.ur5e_model import UR5E_EFFORT_NM, arm_with_hand_urdf
 
 FASTEN_AXIS = np.array([0.0, 0.0, -1.0])  # joint axis: positive angle = clockwise from above
@@ -113,7 +121,7 @@ class Scene:
     def _build_object(self, centre: np.ndarray) -> None:
         c, p = self.client, self.params
         geom = objects.object_geometry(p.task, p.shape)
-        col, vis = _shapes(c, geom, p.scale, visual=True)
+        col, vis = object_shapes(c, geom, p.scale, visual=True)
         carrier = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.001, physicsClientId=c)
         bolt_len = centre[2]
         bolt_vis = pb.createVisualShape(

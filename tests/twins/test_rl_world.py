@@ -87,3 +87,23 @@ def test_link_states_follow_every_step(nut_world: RevoluteWorld) -> None:
     assert np.allclose(priv[:, [names.index(f"object_pos_{a}") for a in "xyz"]], w.object_pos())
     w.reset()
     assert np.allclose(w.fingertip_pos(), before, atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["nut", "screwdriver"])
+def test_resets_reuse_collision_shapes(task: str) -> None:
+    """PyBullet keeps every collision shape ever created; resets must not make new ones forever."""
+    import pybullet as pb
+
+    def next_shape_id(w: RevoluteWorld) -> int:  # ids count up: the gap is how many shapes were made
+        return pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.01, physicsClientId=w.client)
+
+    with RevoluteWorld(RLWorldConfig(task=task, num_envs=2, seed=3)) as w:
+        known = set(w._collision_shapes)
+        before = next_shape_id(w)
+        for _ in range(40):
+            w.reset()
+        made = next_shape_id(w) - before - 1
+        assert made == len(set(w._collision_shapes) - known), "a reset made a shape the world does not reuse"
+        if task == "nut":  # one shape, three scales: 80 environment resets, at most three shapes ever
+            assert len(w._collision_shapes) <= 3
+        assert all(round(p.scale, 3) == p.scale for p in w.params)
