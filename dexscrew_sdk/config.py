@@ -197,6 +197,15 @@ def workspace_from_params(params: dict[str, Any] | None) -> Workspace | None:
         raise ConfigError(f"workspace needs min_xyz_m and max_xyz_m (3 values each): {exc}") from None
 
 
+def cell_limits_from_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A simulated cell's `arm_limits`, `hand_limits` and `workspace` keyword arguments from node parameters."""
+    return {
+        "arm_limits": limits_from_params(params.get("arm_limits"), "arm"),
+        "hand_limits": limits_from_params(params.get("hand_limits"), "hand"),
+        "workspace": workspace_from_params(params.get("workspace")),
+    }
+
+
 def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import joints
-from dexscrew_sdk.interfaces import Device, Hand, Simulated, TactileSensor
+from dexscrew_sdk.interfaces import Device, Simulated, TactileSensor
 from dexscrew_sdk.node import Hosted
-from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
+from dexscrew_sdk.records import DeviceInfo, TactileFrame
 from dexscrew_sdk.safety import JointLimits
 from dexscrew_sdk.sim_arm import SimulatedArm
+from dexscrew_sdk.sim_hand import SimulatedHand
 
 
 def _track(q: np.ndarray, target: np.ndarray, dt_s: float, tau_s: float, max_speed: np.ndarray) -> np.ndarray:
@@ -47,36 +48,18 @@ class KinematicArm(SimulatedArm):
         self.qd = (self.q - prev) / dt_s
 
 
-class KinematicHand(Hand):
+class KinematicHand(SimulatedHand):
+    """Tracks targets with a first-order `tau_s`; reports a `kp` spring's torque toward the target, effort-limited."""
+
+    model = "kinematic-xhand"
+
     def __init__(self, tau_s: float = 0.05, kp_nm_rad: float = 3.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(kp_nm_rad, **kwargs)
         self.tau_s = tau_s
-        self.kp = np.full(joints.HAND_DOF, kp_nm_rad)
-        self.q = np.clip(np.zeros(joints.HAND_DOF), self.limits.lower_rad, self.limits.upper_rad)
-        self.target = self.q.copy()
-        self.mode = DeviceMode.IDLE
-        self.cmd_seq = -1
-        self._state_seq = 0
+        self.hold(self.limits.clip(np.zeros(joints.HAND_DOF)))
 
-    def info(self) -> DeviceInfo:
-        return DeviceInfo.for_joints("hand", "kinematic-xhand", self.limits, rate_hz=100.0)
-
-    def state(self) -> HandState:
-        self._state_seq += 1
-        mode = self.reported_mode(self.mode)
-        torque = np.clip(self.kp * (self.target - self.q), -joints.XHAND_EFFORT_NM, joints.XHAND_EFFORT_NM)
-        return HandState(self._state_seq, time.monotonic_ns(), self.q.copy(), torque, mode, self.cmd_seq)
-
-    def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
-        self.target = q_rad
-        if kp is not None:
-            self.kp = kp
-        self.mode = DeviceMode.SERVOING
-        self.cmd_seq = seq
-
-    def _apply_stop(self) -> None:
-        self.target = self.q.copy()
-        self.mode = DeviceMode.STOPPED
+    def _torque_nm(self) -> np.ndarray:
+        return np.clip(self.kp * (self.target - self.q), -joints.XHAND_EFFORT_NM, joints.XHAND_EFFORT_NM)
 
     def step(self, dt_s: float) -> None:
         self.q = _track(self.q, self.target, dt_s, self.tau_s, self.limits.max_speed_rad_s)
@@ -168,14 +151,9 @@ class KinematicCell(Simulated):
 
 def make_reference_cell(params: dict[str, Any]) -> Hosted:
     """Device factory for nodes: `factory = "reference"` in a cell configuration."""
-    from dexscrew_sdk.config import limits_from_params, workspace_from_params
+    from dexscrew_sdk.config import cell_limits_from_params
 
-    cell = KinematicCell(
-        seed=int(params.get("seed", 0)),
-        arm_limits=limits_from_params(params.get("arm_limits"), "arm"),
-        hand_limits=limits_from_params(params.get("hand_limits"), "hand"),
-        workspace=workspace_from_params(params.get("workspace")),
-    )
+    cell = KinematicCell(seed=int(params.get("seed", 0)), **cell_limits_from_params(params))
     wanted = params.get("devices", ["arm", "hand", "tactile"])
     devices = cell.devices()
     unknown = set(wanted) - set(devices)

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import joints
-from dexscrew_sdk.interfaces import Device, Hand, Simulated, TactileSensor
-from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
+from dexscrew_sdk.interfaces import Device, Simulated, TactileSensor
+from dexscrew_sdk.records import DeviceInfo, TactileFrame
 from dexscrew_sdk.sim_arm import SimulatedArm
+from dexscrew_sdk.sim_hand import SimulatedHand
 from twins.scene import Scene, TaskParams
 from twins.tactile import TaxelModel
 from twins.world import TwinWorld
@@ -44,38 +45,29 @@ class TwinArm(SimulatedArm):
         self._cell.scene.arm_motors(self.setpoint)
 
 
-class TwinHand(Hand):
+class TwinHand(SimulatedHand):
     """PD position targets through the engine's motors (same law as the RL world), XHand effort limits."""
+
+    model = "twin-xhand"
 
     def __init__(self, cell: TwinCell, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cell = cell
-        self.kp = np.full(joints.HAND_DOF, 3.0)
         self.kd = np.full(joints.HAND_DOF, 0.01)
-        self.mode, self.cmd_seq, self._state_seq = DeviceMode.IDLE, -1, 0
         self.sync()
 
     def sync(self) -> None:
-        self.q, self.qd, self.tau = self._cell.scene.hand.joint_states()
-        self.target = self.q.copy()
+        """Hold wherever the scene put the hand (start-up, resets)."""
+        q, self.qd, self.tau = self._cell.scene.hand.joint_states()
+        self.hold(q)
 
-    def info(self) -> DeviceInfo:
-        return DeviceInfo.for_joints("hand", "twin-xhand", self.limits, rate_hz=100.0)
-
-    def state(self) -> HandState:
-        self._state_seq += 1
-        mode = self.reported_mode(self.mode)
-        return HandState(self._state_seq, time.monotonic_ns(), self.q.copy(), self.tau.copy(), mode, self.cmd_seq)
+    def _torque_nm(self) -> np.ndarray:
+        return self.tau.copy()
 
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
-        self.target, self.mode, self.cmd_seq = q_rad, DeviceMode.SERVOING, seq
-        if kp is not None:
-            self.kp = kp
+        super()._apply_command(q_rad, kp, kd, seq)
         if kd is not None:
             self.kd = kd
-
-    def _apply_stop(self) -> None:
-        self.target, self.mode = self.q.copy(), DeviceMode.STOPPED
 
     def apply_motors(self) -> None:
         scene = self._cell.scene
@@ -117,7 +109,6 @@ class TwinCell(Simulated):
         self.taxels = TaxelModel(self.scene.hand, seed)
         self.arm = TwinArm(self, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
         self.hand = TwinHand(self, limits=device_kwargs.get("hand_limits"))
-        self.hand.target = self.hand.q.copy()
         self.tactile = TwinTactile(self)
         self.world = TwinWorld(self)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dexscrew_sdk.config import limits_from_params, workspace_from_params
+from dexscrew_sdk.config import cell_limits_from_params
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.node import Hosted
 from twins import objects
@@ -32,9 +32,7 @@ def make_twin_cell(params: dict[str, Any]) -> Hosted:
     cell = TwinCell(
         task_params,
         seed=int(params.get("seed", 0)),
-        arm_limits=limits_from_params(params.get("arm_limits"), "arm"),
-        hand_limits=limits_from_params(params.get("hand_limits"), "hand"),
-        workspace=workspace_from_params(params.get("workspace")),
+        **cell_limits_from_params(params),
     )
     cell.control_period_s = 1.0 / float(params.get("control_hz", 20.0))
     devices = cell.devices()

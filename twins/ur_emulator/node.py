@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from dexscrew_sdk.config import limits_from_params, workspace_from_params
+from dexscrew_sdk.config import cell_limits_from_params
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.interfaces import Arm, Device, Simulated
 from dexscrew_sdk.node import Hosted
@@ -54,9 +54,7 @@ def build_backend(params: dict[str, Any]) -> Backend:
     if kind == "kinematic":
         cell = KinematicCell(
             seed=int(params.get("seed", 0)),
-            arm_limits=limits_from_params(params.get("arm_limits"), "arm"),
-            hand_limits=limits_from_params(params.get("hand_limits"), "hand"),
-            workspace=workspace_from_params(params.get("workspace")),
+            **cell_limits_from_params(params),
         )
         return Backend(cell.arm, cell, cell.devices())
     if kind == "twin":
