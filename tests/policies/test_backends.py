@@ -141,6 +141,24 @@ def test_pybullet_backend_workers_match_one_process() -> None:
     assert all(not p.is_alive() for p in b._procs) and b._procs == []
 
 
+@pytest.mark.parametrize("pin", [True, False])
+def test_pybullet_workers_get_a_core_each(pin: bool) -> None:
+    """Pinned (the default), worker i runs on the i-th usable core only; unpinned, on all of them."""
+    pytest.importorskip("twins.rl_world")
+    from policies.rl.backends import make_backend
+    from policies.rl.backends.pybullet import usable_cpus
+
+    cpus = usable_cpus()
+    if len(cpus) < 2 or not hasattr(os, "sched_getaffinity"):
+        pytest.skip("needs two usable cores and Linux affinity")
+    b = make_backend("pybullet", "nut", 2, 0, workers=2, randomise=False, pin_workers=pin)
+    try:
+        got = [os.sched_getaffinity(p.pid) for p in b._procs]
+    finally:
+        b.close()
+    assert got == ([{cpus[0]}, {cpus[1]}] if pin else [set(cpus)] * 2)
+
+
 @pytest.mark.slow
 def test_short_teacher_and_student_runs_in_the_pybullet_world(tmp_path: Path) -> None:
     """CI smoke run of the real pipeline: a few iterations each, finite losses and rewards."""

@@ -3,7 +3,10 @@ physics world and one worker process per core.
 
 Workers exchange small numpy arrays with the trainer over pipes (process-local,
 never the network); the trainer sends every worker its step first and then
-collects, so the workers simulate in parallel.
+collects, so the workers simulate in parallel. When there are no more workers
+than usable cores, each worker is pinned to its own core: the trainer wakes up
+between steps and, unpinned, the scheduler migrates workers with it, their
+caches cold (+10 % env steps/s measured on 2 cores, `dexscrew bench rl`).
 """
 
 from __future__ import annotations
@@ -48,8 +51,10 @@ def _read(world: Any) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in raw.items()}
 
 
-def _worker(conn: Connection, task: str, num_envs: int, seed: int, kwargs: dict[str, Any]) -> None:
+def _worker(conn: Connection, task: str, num_envs: int, seed: int, cpu: int | None, kwargs: dict[str, Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the trainer handles Ctrl-C and closes us
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     try:
         world = _make_world(task, num_envs, seed, **kwargs)
         conn.send(("ok", (world.joint_lower, world.joint_upper, len(world.PRIVILEGED_NAMES))))
@@ -74,12 +79,20 @@ def _worker(conn: Connection, task: str, num_envs: int, seed: int, kwargs: dict[
         world.close()
 
 
-class PyBulletBackend:
-    """`num_envs` environments split over `workers` processes (0 = one per core, 1 = in-process)."""
+def usable_cpus() -> list[int]:
+    """The cores this process may run on (a container's cpuset, not the host's count)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
-    def __init__(self, task: str, num_envs: int, seed: int, workers: int = 0, **world_kwargs: Any) -> None:
+
+class PyBulletBackend:
+    """`num_envs` environments split over `workers` processes (0 = one per core, 1 = in-process);
+    `pin_workers` gives each its own core when there are enough (see the module docstring)."""
+
+    def __init__(
+        self, task: str, num_envs: int, seed: int, workers: int = 0, pin_workers: bool = True, **world_kwargs: Any
+    ) -> None:
         self.num_envs, self.device = num_envs, torch.device("cpu")
-        workers = workers or (os.cpu_count() or 1)
+        workers = workers or len(usable_cpus())
         workers = max(1, min(workers, num_envs))
         sizes = [num_envs // workers + (1 if i < num_envs % workers else 0) for i in range(workers)]
         self._starts = np.cumsum([0, *sizes])
@@ -92,9 +105,14 @@ class PyBulletBackend:
             self._state = _read(self._world)
         else:
             ctx = mp.get_context("spawn")
+            cpus = usable_cpus()
+            pin = pin_workers and len(cpus) >= workers
             for i, n in enumerate(sizes):
                 parent, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(child, task, n, seed + 1000 * i, world_kwargs), daemon=True)
+                cpu = cpus[i] if pin else None
+                proc = ctx.Process(
+                    target=_worker, args=(child, task, n, seed + 1000 * i, cpu, world_kwargs), daemon=True
+                )
                 proc.start()
                 self._conns.append(parent)
                 self._procs.append(proc)
