@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -51,6 +52,20 @@ def build_teacher(env: RevoluteTask, cfg: TrainConfig) -> ActorCritic:
     )
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int):  # type: ignore[no-untyped-def]
+    """Run the block with `n` torch threads (0: as they are)."""
+    if n <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _Interrupt:
     """First Ctrl-C: finish the iteration, save, stop. Second: stop now (the last checkpoint stays)."""
 
@@ -82,9 +97,14 @@ class Runner:
         teacher_path: Path | None = None,
         log: Callable[[str], None] = print,
         student_path: Path | None = None,
+        update_threads: int = 0,
     ) -> None:
+        """`update_threads` > 0: torch threads for the network updates. The CPU backend's workers own the
+        cores while they simulate and sit idle during an update, which then runs on all of them
+        (a fine-tuning iteration 3.0 -> 2.5 s on 2 cores)."""
         self.env, self.cfg, self.out = env, cfg, Path(out_dir)
         self.log = log
+        self.update_threads = update_threads
         self.layout = run_layout(env, cfg)
         torch.manual_seed(cfg.seed)
         self.teacher = build_teacher(env, cfg).to(env.device)  # the learner lives where the backend's tensors do
@@ -217,7 +237,8 @@ class Runner:
         with torch.no_grad():
             last_value = ppo.model(o.obs, o.priv, o.hist)[2]
         roll.compute_returns(last_value, c.gamma, c.lam)
-        stats = ppo.update(roll)
+        with _torch_threads(self.update_threads):
+            stats = ppo.update(roll)
         ppo.model.update_norms(roll.obs, roll.priv)
         self.env_steps += c.horizon * self.env.n
         stats["reward_per_step"] = rew_sum / c.horizon
@@ -232,7 +253,8 @@ class Runner:
             o, reward, _, info = self.env.step(d.act(o))
             rew_sum += float(reward.mean())
             self._record(info)
-        stats = d.update()
+        with _torch_threads(self.update_threads):
+            stats = d.update()
         self.env_steps += self.cfg.student.horizon * self.env.n
         stats["reward_per_step"] = rew_sum / self.cfg.student.horizon
         return o, stats

@@ -95,8 +95,12 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from policies.rl.runner import Runner
     from policies.rl.task import RevoluteTask
 
+    update_threads = 0
     if cfg.backend == "pybullet":
-        torch.set_num_threads(1)  # the physics workers own the cores; extra BLAS threads only contend
+        from policies.rl.backends.pybullet import usable_cpus
+
+        torch.set_num_threads(1)  # while the physics workers run they own the cores; extra threads only contend
+        update_threads = len(usable_cpus())  # between rollouts they are idle
     out = args.out or Path(f"runs/rl/{cfg.task}_{cfg.stage}_s{cfg.seed}")
     out.mkdir(parents=True, exist_ok=True)
     cmd = "dexscrew train-rl " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[2:]))
@@ -107,7 +111,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     backend = make_backend(cfg.backend, cfg.task, cfg.num_envs, cfg.seed, **kwargs)
     env = RevoluteTask(backend, TaskConfig.for_task(cfg.task), seed=cfg.seed)
     try:
-        runner = Runner(env, cfg, out, teacher_path=args.teacher, student_path=args.student)
+        runner = Runner(
+            env, cfg, out, teacher_path=args.teacher, student_path=args.student, update_threads=update_threads
+        )
         if args.resume is not None:
             runner.resume(args.resume)
         print(

@@ -187,6 +187,31 @@ def test_teacher_student_export_pipeline(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("fake_world")
+def test_cpu_updates_run_on_every_core_and_rollouts_on_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between rollouts the physics workers are idle, so the network updates take all usable cores."""
+    from policies.rl.backends.pybullet import usable_cpus
+
+    if len(usable_cpus()) < 2:
+        pytest.skip("one usable core: updates and rollouts would both run on one thread")
+    seen: dict[str, list[int]] = {"update": [], "act": []}
+    for cls, name, key in ((PPO, "update", "update"), (Distillation, "update", "update"), (PPO, "act", "act")):
+        original = getattr(cls, name)
+
+        def spy(self, *a, _original=original, _key=key, **k):  # type: ignore[no-untyped-def]
+            seen[_key].append(torch.get_num_threads())
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(cls, name, spy)
+    t_out = tmp_path / "teacher"
+    assert train_main(_args("teacher", t_out, "--iterations", "2")) == 0
+    teacher = str(t_out / "checkpoint_last.pt")
+    assert train_main(_args("student", tmp_path / "student", "--iterations", "2", "--teacher", teacher)) == 0
+    assert seen["update"] == [len(usable_cpus())] * 4
+    assert set(seen["act"]) == {1}
+    assert torch.get_num_threads() == 1
+
+
+@pytest.mark.usefixtures("fake_world")
 def test_finetune_starts_from_the_student_and_exports(tmp_path: Path) -> None:
     from policies.rl.export import SkillModule, export_skill, student_from_checkpoint
 
