@@ -85,6 +85,10 @@ class PPOConfig:
     # > 0: cap the policy's action std. A skill deploys the mean action; fine-tuning a teacher at a small
     # std makes its mean good on its own, not only with exploration noise jiggling the object free.
     max_action_std: float = 0.0
+    # Centre the Gaussian on the mean clamped to [-1, 1], the gradient passed straight through. A teacher's
+    # raw mean often sits far past a limit; exploring around it there only explores moves the env clips away.
+    # (The fine-tuned student always does this.)
+    clamp_mean: bool = False
 
 
 @dataclass

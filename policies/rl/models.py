@@ -18,6 +18,12 @@ def mlp(sizes: Sequence[int], act_last: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def straight_through_clamp(mu: torch.Tensor) -> torch.Tensor:
+    """`mu` clamped to the action range [-1, 1] the environment applies, with the gradient of the identity:
+    PPO can still pull a saturated mean back inside."""
+    return mu + (mu.clamp(-1.0, 1.0) - mu).detach()
+
+
 class RunningNorm(nn.Module):
     """Running mean/variance over the leading axes (Chan's parallel update), clipped output."""
 
@@ -158,7 +164,7 @@ class StudentActorCritic(nn.Module):
         if hist is None:
             raise ValueError("the student actor needs the proprioceptive history")
         mu, z = self.student(obs, hist)
-        mu = mu + (mu.clamp(-1.0, 1.0) - mu).detach()  # straight-through clamp (see the class docstring)
+        mu = straight_through_clamp(mu)  # see the class docstring
         x = torch.cat([self.teacher.obs_norm(obs), self.teacher.latent(priv)], -1)
         return mu, self.log_std.expand(obs.shape[0], -1), self.teacher.critic(x).squeeze(-1), z
 

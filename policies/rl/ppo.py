@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from policies.rl.config import PPOConfig
-from policies.rl.models import ActorCritic, StudentActorCritic
+from policies.rl.models import ActorCritic, StudentActorCritic, straight_through_clamp
 
 
 class Rollout:
@@ -78,7 +78,7 @@ class PPO:
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, priv: torch.Tensor, hist: torch.Tensor | None = None):
-        mu, log_std, value, _ = self.model(obs, priv, hist)
+        mu, log_std, value = self._policy(obs, priv, hist)
         sigma = log_std.exp()
         action = mu + sigma * torch.randn(mu.shape, generator=self.gen).to(mu.device)
         logp = torch.distributions.Normal(mu, sigma).log_prob(action).sum(-1)
@@ -90,7 +90,7 @@ class PPO:
         n = 0
         for _ in range(c.epochs):
             for b in roll.batches(c.mini_batches, self.gen):
-                mu, log_std, value, _ = self.model(b["obs"], b["priv"], b.get("hist"))
+                mu, log_std, value = self._policy(b["obs"], b["priv"], b.get("hist"))
                 sigma = log_std.exp()
                 dist = torch.distributions.Normal(mu, sigma)
                 logp = dist.log_prob(b["actions"]).sum(-1)
@@ -125,6 +125,11 @@ class PPO:
         out["lr"] = self.lr
         out["action_std"] = float(self.model.log_std.detach().exp().mean())
         return out
+
+    def _policy(self, obs: torch.Tensor, priv: torch.Tensor, hist: torch.Tensor | None):
+        """(Gaussian mean, log std, value)."""
+        mu, log_std, value, _ = self.model(obs, priv, hist)
+        return (straight_through_clamp(mu) if self.cfg.clamp_mean else mu), log_std, value
 
     @torch.no_grad()
     def _cap_std(self) -> None:

@@ -52,6 +52,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="cap the action std (teacher: e.g. 0.3 to fine-tune the mean action a skill deploys; "
         "finetune: also the initial std, default 0.3)",
     )
+    p.add_argument(
+        "--clamp-action-mean",
+        action="store_true",
+        help="teacher: centre exploration on the action mean clamped to [-1, 1] (gradient straight through), "
+        "as fine-tuning always does",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -79,6 +85,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         cfg.ppo.mini_batches = cfg.student.mini_batches = args.mini_batches
     if args.max_action_std is not None:
         cfg.ppo.max_action_std = args.max_action_std
+    cfg.ppo.clamp_mean = args.clamp_action_mean
     return cfg
 
 

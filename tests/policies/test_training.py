@@ -83,6 +83,33 @@ def test_action_std_cap_holds_through_loading_and_updates() -> None:
     assert capped.model.log_std.exp().max() <= 0.3 + 1e-6
 
 
+@pytest.mark.parametrize("clamp", [False, True])
+def test_teacher_explores_around_the_clamped_mean_when_asked(clamp: bool) -> None:
+    model = ActorCritic(6, 3, 12, (16,), (8,), 4, init_log_std=-1.0)
+    with torch.no_grad():  # a teacher far past its limits on most joints
+        model.actor[-1].bias.copy_(torch.linspace(-4.0, 4.0, 12))
+    ppo = PPO(model, PPOConfig(clamp_mean=clamp))
+    gen = torch.Generator().manual_seed(0)
+    obs, priv = torch.randn(4, 6, generator=gen), torch.randn(4, 3, generator=gen)
+    _, mu, _, _, _ = ppo.act(obs, priv)
+    raw = model(obs, priv)[0].detach()
+    torch.testing.assert_close(mu, raw.clamp(-1.0, 1.0) if clamp else raw)
+    mu_grad, _, _ = ppo._policy(obs, priv, None)
+    mu_grad.sum().backward()  # straight through: a saturated joint still gets its gradient
+    assert torch.all(model.actor[-1].bias.grad == 4.0)
+
+
+def test_clamp_action_mean_is_a_teacher_flag() -> None:
+    import argparse
+
+    from policies.rl.train import add_train_args, config_from_args
+
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    assert config_from_args(p.parse_args(["teacher", "--task", "nut", "--clamp-action-mean"])).ppo.clamp_mean
+    assert not config_from_args(p.parse_args(["teacher", "--task", "nut"])).ppo.clamp_mean
+
+
 def test_student_actor_critic_acts_as_the_student_and_judges_as_the_teacher() -> None:
     teacher = ActorCritic(72, 5, 12, (16,), (8,), 8)
     student = Distillation(teacher, StudentConfig(), 30, 24).student.requires_grad_(True)  # as loaded to fine-tune
