@@ -87,7 +87,7 @@ class PPOConfig:
     max_action_std: float = 0.0
     # Centre the Gaussian on the mean clamped to [-1, 1], the gradient passed straight through. A teacher's
     # raw mean often sits far past a limit; exploring around it there only explores moves the env clips away.
-    # (The fine-tuned student always does this.)
+    # The finetune stage always sets it.
     clamp_mean: bool = False
 
 

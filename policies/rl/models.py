@@ -18,12 +18,6 @@ def mlp(sizes: Sequence[int], act_last: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def straight_through_clamp(mu: torch.Tensor) -> torch.Tensor:
-    """`mu` clamped to the action range [-1, 1] the environment applies, with the gradient of the identity:
-    PPO can still pull a saturated mean back inside."""
-    return mu + (mu.clamp(-1.0, 1.0) - mu).detach()
-
-
 class RunningNorm(nn.Module):
     """Running mean/variance over the leading axes (Chan's parallel update), clipped output."""
 
@@ -145,11 +139,10 @@ class StudentActorCritic(nn.Module):
     what it can imitate; this lets it learn recoveries it can actually see.
     The normalisers stay frozen: the actor's weights were fitted to them.
 
-    The Gaussian is centred on the action the skill deploys, the mean clamped
-    to [-1, 1] (the environment clamps too). A distilled student's raw mean is
-    often far past a limit (bang-bang joints); centred there, exploration and
-    the KL would only measure moves that change nothing. The clamp passes the
-    gradient straight through, so PPO can still pull a saturated joint back.
+    PPO centres its Gaussian on the action the skill deploys, the mean clamped
+    to [-1, 1] (`PPOConfig.clamp_mean`, which the finetune stage always sets):
+    a distilled student's raw mean is often far past a limit (bang-bang joints),
+    where exploration and the KL would only measure moves that change nothing.
     """
 
     def __init__(self, student: StudentPolicy, teacher: ActorCritic, init_std: float) -> None:
@@ -160,11 +153,10 @@ class StudentActorCritic(nn.Module):
         self.log_std = nn.Parameter(torch.full((act_dim,), math.log(init_std)))
 
     def forward(self, obs: torch.Tensor, priv: torch.Tensor, hist: torch.Tensor | None = None):
-        """(action mean, log std, value, student latent)."""
+        """(raw action mean, log std, value, student latent)."""
         if hist is None:
             raise ValueError("the student actor needs the proprioceptive history")
         mu, z = self.student(obs, hist)
-        mu = straight_through_clamp(mu)  # see the class docstring
         x = torch.cat([self.teacher.obs_norm(obs), self.teacher.latent(priv)], -1)
         return mu, self.log_std.expand(obs.shape[0], -1), self.teacher.critic(x).squeeze(-1), z
 

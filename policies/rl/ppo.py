@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from policies.rl.config import PPOConfig
-from policies.rl.models import ActorCritic, StudentActorCritic, straight_through_clamp
+from policies.rl.models import ActorCritic, StudentActorCritic
+
+
+def straight_through_clamp(mu: torch.Tensor) -> torch.Tensor:
+    """`mu` clamped to the action range [-1, 1] the environment applies, with the gradient of the identity:
+    PPO can still pull a saturated mean back inside."""
+    return mu + (mu.clamp(-1.0, 1.0) - mu).detach()
 
 
 class Rollout:
@@ -108,6 +114,7 @@ class PPO:
                     v_loss = torch.max((value - b["returns"]) ** 2, (v_clip - b["returns"]) ** 2).mean()
                 else:
                     v_loss = ((value - b["returns"]) ** 2).mean()
+                # zero when the mean is clamped (clamp_mean): the raw mean is then free, nothing past it is explored
                 bounds = ((mu - 1.1).clamp(min=0) ** 2 + (mu + 1.1).clamp(max=0) ** 2).sum(-1).mean()
                 entropy = dist.entropy().sum(-1).mean()
                 loss = surr + c.critic_coef * 0.5 * v_loss - c.entropy_coef * entropy + c.bounds_coef * bounds

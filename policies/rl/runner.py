@@ -124,6 +124,7 @@ class Runner:
             data = checkpoint.load(student_path, "student", self.layout)
             self.teacher.load_state_dict(data["teacher"])
             student = student_from_checkpoint(data).to(env.device)
+            cfg.ppo.clamp_mean = True  # explore around the action the skill deploys (StudentActorCritic's docstring)
             model = StudentActorCritic(student, self.teacher, cfg.ppo.max_action_std or cfg.finetune.init_std)
             self.ppo = PPO(model, cfg.ppo, cfg.seed)
         else:

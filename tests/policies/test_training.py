@@ -121,8 +121,10 @@ def test_student_actor_critic_acts_as_the_student_and_judges_as_the_teacher() ->
     mu, log_std, value, z = model(obs, priv, hist)
     raw, z_student = student(obs, hist)
     assert raw.abs().max() > 2.0
-    torch.testing.assert_close((mu, z), (raw.clamp(-1.0, 1.0), z_student))  # centred on the deployed action
-    mu.sum().backward()  # the clamp passes the gradient straight through, so PPO can pull a joint back
+    torch.testing.assert_close((mu, z), (raw, z_student))
+    centred, _, _ = PPO(model, PPOConfig(clamp_mean=True))._policy(obs, priv, hist)
+    torch.testing.assert_close(centred, raw.clamp(-1.0, 1.0))  # PPO explores around the deployed action
+    centred.sum().backward()  # the clamp passes the gradient straight through, so PPO can pull a joint back
     assert torch.all(student.actor[-1].bias.grad == 4.0)  # one per sample of the batch, saturated or not
     torch.testing.assert_close(value, teacher(obs, priv)[2])
     torch.testing.assert_close(log_std.exp(), torch.full((4, 12), 0.3))
@@ -256,6 +258,7 @@ def test_finetune_starts_from_the_student_and_exports(tmp_path: Path) -> None:
     assert train_main(_args("finetune", f_out, "--iterations", "4", "--student", str(student_ckpt), *resume)) == 0
     log = _log(f_out)
     assert [r["iteration"] for r in log] == [1, 2, 3, 4]
+    assert json.loads((f_out / "config.json").read_text())["ppo"]["clamp_mean"]  # without --clamp-action-mean
     assert all(np.isfinite(r[k]) for r in log for k in ("loss_policy", "loss_value", "kl", "reward_per_step"))
     assert all(r["action_std"] <= 0.3 + 1e-6 for r in log)  # the fine-tuning std starts at 0.3 and cannot grow
 
