@@ -1,0 +1,140 @@
+"""The finished episode file: one uncompressed .npz, self-describing, loadable with numpy alone.
+
+Members: `meta_json` (UTF-8 JSON as uint8: metadata, row layout, field docs),
+`events_json` (the episode's event records), and one array per step field
+(`q_rad` (T, 18), `tactile_force_n` (T, 5, 120, 3), ...). Every zip member
+carries a CRC-32 that numpy checks while reading it, so a flipped bit or a
+truncated file is detected; `verify_episode` reads every member to prove it.
+
+    import numpy as np, json
+    ep = np.load("episode_000003.npz")
+    meta = json.loads(ep["meta_json"].tobytes()); q = ep["q_rad"]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexscrew_sdk.recording.errors import EpisodeFileError
+from dexscrew_sdk.recording.log import fsync_dir, storage_error
+from dexscrew_sdk.recording.schema import FORMAT_VERSION, dtype_from_descr
+
+EPISODE_SUFFIX = ".npz"
+LOG_SUFFIX = ".log"
+
+
+def episode_name(index: int) -> str:
+    return f"episode_{index:06d}"
+
+
+def parse_episode_index(path: Path) -> int | None:
+    stem = path.name.split(".")[0]
+    if not stem.startswith("episode_"):
+        return None
+    digits = stem[len("episode_") :]
+    return int(digits) if digits.isdigit() else None
+
+
+def _json_array(data: Any) -> np.ndarray:
+    return np.frombuffer(json.dumps(data, allow_nan=True).encode(), dtype=np.uint8)
+
+
+def write_episode(path: Path, meta: dict[str, Any], rows: np.ndarray, events: list[dict[str, Any]]) -> int:
+    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder. Returns bytes."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    arrays: dict[str, np.ndarray] = {"meta_json": _json_array(meta), "events_json": _json_array(events)}
+    for name in rows.dtype.names or ():
+        arrays[name] = np.ascontiguousarray(rows[name])
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise storage_error("writing episode file", path, exc) from None
+    return path.stat().st_size
+
+
+@dataclass
+class Episode:
+    """A finished episode in memory: metadata, events and one array per step field."""
+
+    path: Path
+    meta: dict[str, Any]
+    events: list[dict[str, Any]]
+    data: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.meta["n_steps"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name]
+
+    @property
+    def index(self) -> int:
+        return int(self.meta["episode_index"])
+
+    def rows(self) -> np.ndarray:
+        """The steps as one structured array (the log's row layout)."""
+        dtype = dtype_from_descr(self.meta["step_dtype"])
+        out = np.zeros(len(self), dtype)
+        for name in dtype.names or ():
+            out[name] = self.data[name]
+        return out
+
+
+def _open(path: Path) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise EpisodeFileError(f"{path}: no such episode file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise EpisodeFileError(f"{path}: not a readable episode file (truncated or corrupted: {exc})") from None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Only the metadata member (cheap: used to rebuild the index)."""
+    with _open(path) as z:
+        try:
+            meta = json.loads(z["meta_json"].tobytes())
+        except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise EpisodeFileError(f"{path}: metadata unreadable (truncated or corrupted: {exc})") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise EpisodeFileError(f"{path}: episode format {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+    return meta
+
+
+def load_episode(path: Path | str) -> Episode:
+    """Load every member, checking CRCs, lengths and dtypes; EpisodeFileError names the file."""
+    path = Path(path)
+    with _open(path) as z:
+        try:
+            meta = json.loads(z["meta_json"].tobytes())
+            events = json.loads(z["events_json"].tobytes())
+            dtype = dtype_from_descr(meta["step_dtype"])
+            data = {name: z[name] for name in dtype.names or ()}
+        except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise EpisodeFileError(f"{path}: truncated or corrupted ({type(exc).__name__}: {exc})") from None
+    n = int(meta.get("n_steps", -1))
+    for name, arr in data.items():
+        want = dtype.fields[name][0]
+        if arr.shape != (n, *want.shape) or arr.dtype != want.base:
+            raise EpisodeFileError(
+                f"{path}: field {name!r} has shape {arr.shape} {arr.dtype}, expected {(n, *want.shape)} {want.base}"
+            )
+    return Episode(path, meta, events, data)
+
+
+def verify_episode(path: Path) -> dict[str, Any]:
+    """Full integrity check of a finished episode; returns its metadata or raises EpisodeFileError."""
+    return load_episode(path).meta
