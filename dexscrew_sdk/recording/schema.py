@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -143,14 +142,6 @@ class StepRecord:
 
 
 @dataclass
-class FileRecord:
-    """A file the episode depended on (calibration), identified by content."""
-
-    path: str
-    sha256: str
-
-
-@dataclass
 class EpisodeMeta:
     """What the session knows about an episode before it starts (the recorder adds the rest)."""
 
@@ -160,7 +151,8 @@ class EpisodeMeta:
     cell_kind: str  # "twin" | "real" | "hil" | "reference" | "synthetic"
     control_hz: float
     cell_config_hash: str = ""
-    calibration_files: list[FileRecord] = field(default_factory=list)
+    # calibration files in use: calibration_files.file_identity(path) dicts ({"path", "sha256", ...})
+    calibration_files: list[dict[str, Any]] = field(default_factory=list)
     software_version: str = ""  # filled by the recorder when empty
     git_commit: str = ""  # filled by the recorder when empty
     seed: int | None = None  # the twin's scene seed
@@ -183,8 +175,10 @@ class EpisodeMeta:
         if unknown:
             raise StepRecordError(f"EpisodeMeta.sources: unknown {sorted(unknown)}; known: {list(SOURCES)}")
         for f in self.calibration_files:
-            if not isinstance(f, FileRecord):
-                raise StepRecordError(f"EpisodeMeta.calibration_files holds FileRecord items, got {f!r}")
+            if not (isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)):
+                raise StepRecordError(
+                    f"EpisodeMeta.calibration_files items must be dicts with 'path' and 'sha256', got {f!r}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,12 +191,6 @@ def dtype_descr(dtype: np.dtype = STEP_DTYPE) -> list[list[Any]]:
 
 def dtype_from_descr(descr: list[list[Any]]) -> np.dtype:
     return np.dtype([(str(n), str(dt), tuple(int(s) for s in shape)) for n, dt, shape in descr])
-
-
-def file_record(path: str | Path) -> FileRecord:
-    """A calibration (or any input) file identified by path and SHA-256 of its content."""
-    p = Path(path)
-    return FileRecord(str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
 
 
 def config_hash(data: bytes | str) -> str:
