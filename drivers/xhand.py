@@ -9,16 +9,15 @@ canonical q = SDK q + joint offset; tactile frames have their zero subtracted.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dexscrew_sdk import joints
-from dexscrew_sdk.config import limits_from_params
+from dexscrew_sdk import calibration_files, joints
+from dexscrew_sdk.config import hand_limits
+from dexscrew_sdk.params import JointLimitParams, NodeContext
 from dexscrew_sdk.errors import ConfigError, DeviceFault, DeviceNotConnected, DeviceTimeoutError
 from dexscrew_sdk.interfaces import Hand, TactileSensor
 from dexscrew_sdk.node import Hosted
@@ -84,40 +83,31 @@ class XHandConfig:
     mode: str = "position"
     rate_hz: float = 100.0  # RS485 tops out near 100 Hz
     timeout_s: float = 0.05
-    joint_offsets_file: str = ""  # JSON {"joint_offsets_rad": [12 values, canonical order]}
-    tactile_zero_file: str = ""  # JSON {"tactile_zero_n": 5 x 120 x 3}
+    joint_offsets_file: str = ""  # calibration file (dexscrew_sdk.calibration_files), kind hand_joint_offsets
+    tactile_zero_file: str = ""  # calibration file, kind tactile_baseline (its baseline_n is subtracted)
     zero_tactile_frames: int = 0  # > 0: average this many frames at connect as the tactile zero
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> XHandConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(params) - known - {"devices", "lockstep", "control_hz", "limits"}
-        if unknown:
-            raise ConfigError(f"xhand node: unknown parameters {sorted(unknown)}")
-        cfg = cls(**{k: params[k] for k in known if k in params})
-        if cfg.transport not in ("rs485", "ethercat"):
-            raise ConfigError(f"xhand transport {cfg.transport!r}: choose 'rs485' or 'ethercat'")
-        if cfg.mode not in MODES:
-            raise ConfigError(f"xhand mode {cfg.mode!r}: choose one of {sorted(MODES)}")
-        if not (0 < cfg.rate_hz <= 1000 and cfg.timeout_s > 0):
+    def __post_init__(self) -> None:
+        if self.transport not in ("rs485", "ethercat"):
+            raise ConfigError(f"xhand transport {self.transport!r}: choose 'rs485' or 'ethercat'")
+        if self.mode not in MODES:
+            raise ConfigError(f"xhand mode {self.mode!r}: choose one of {sorted(MODES)}")
+        if not (0 < self.rate_hz <= 1000 and self.timeout_s > 0):
             raise ConfigError("xhand rate_hz must be in (0, 1000] and timeout_s positive")
+        if self.zero_tactile_frames < 0:
+            raise ConfigError("xhand zero_tactile_frames must be >= 0")
         for name, upper in (("kp", 32767), ("ki", 32767), ("kd", 32767), ("tor_max", 65535)):
             try:
-                setattr(cfg, name, _gain_vector(getattr(cfg, name), name, upper))
+                setattr(self, name, _gain_vector(getattr(self, name), name, upper))
             except ValueError as exc:
                 raise ConfigError(f"xhand {name}: {exc}") from None
-        return cfg
 
 
-def _load_json(path: str, key: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        data = json.loads(Path(path).read_text())
-        arr = np.asarray(data[key], dtype=float)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"calibration file {path}: cannot read {key!r} ({exc})") from None
-    if arr.shape != shape or not np.isfinite(arr).all():
-        raise ConfigError(f"calibration file {path}: {key} must be {shape} finite values, got {arr.shape}")
-    return arr
+@dataclass
+class XHandNodeParams(XHandConfig):
+    """`[nodes.N.params]` of `factory = "xhand"`: the SDK session's settings and the hand's limits."""
+
+    hand_limits: JointLimitParams | None = None
 
 
 class XHandConnection:
@@ -126,12 +116,16 @@ class XHandConnection:
     def __init__(self, config: XHandConfig) -> None:
         self.config = config
         self.joint_offsets = np.zeros(joints.HAND_DOF)
+        self.calibration: dict[str, dict[str, Any]] = {}  # kind -> file identity (path, sha256, revision)
         if config.joint_offsets_file:
-            self.joint_offsets = _load_json(config.joint_offsets_file, "joint_offsets_rad", (joints.HAND_DOF,))
+            offsets = calibration_files.load_joint_offsets(config.joint_offsets_file)
+            self.joint_offsets = offsets.arrays["joint_offsets_rad"]
+            self.calibration[offsets.kind] = offsets.identity()
         self.tactile_zero = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
         if config.tactile_zero_file:
-            zero = _load_json(config.tactile_zero_file, "tactile_zero_n", joints.TACTILE_SHAPE)
-            self.tactile_zero = zero.astype(np.float32)
+            baseline = calibration_files.load_tactile_baseline(config.tactile_zero_file)
+            self.tactile_zero = baseline.arrays["baseline_n"].astype(np.float32)
+            self.calibration[baseline.kind] = baseline.identity()
         self._sdk: Any = None
         self._ctl: Any = None
         self.hand_id = config.hand_id
@@ -232,7 +226,12 @@ class XHand(Hand):
 
     def info(self) -> DeviceInfo:
         c = self.conn.config
-        extra = {"transport": c.transport, "mode": c.mode, "joint_offsets_rad": self.conn.joint_offsets.tolist()}
+        extra = {
+            "transport": c.transport,
+            "mode": c.mode,
+            "joint_offsets_rad": self.conn.joint_offsets.tolist(),
+            "calibration": dict(self.conn.calibration),
+        }
         return DeviceInfo.for_joints("hand", "xhand1", self.limits, c.rate_hz, extra)
 
     def state(self) -> HandState:
@@ -270,7 +269,11 @@ class XHandTactile(TactileSensor):
             "tactile",
             "xhand1-fingertips",
             rate_hz=self.conn.config.rate_hz,
-            extra={"shape": list(joints.TACTILE_SHAPE), "threshold_n": joints.TACTILE_THRESHOLD_N},
+            extra={
+                "shape": list(joints.TACTILE_SHAPE),
+                "threshold_n": joints.TACTILE_THRESHOLD_N,
+                "calibration": dict(self.conn.calibration),
+            },
         )
 
     def frame(self) -> TactileFrame:
@@ -279,18 +282,18 @@ class XHandTactile(TactileSensor):
         return TactileFrame(self._frame_seq, time.monotonic_ns(), force)
 
 
-def make_xhand_node(params: dict[str, Any]) -> Hosted:
+def make_xhand_node(params: XHandNodeParams, ctx: NodeContext) -> Hosted:
     """Device factory for `factory = "xhand"`: the hand and/or its fingertip sensors on one SDK session."""
-    wanted = list(params.get("devices", ["hand", "tactile"]))
-    unknown = set(wanted) - {"hand", "tactile"}
+    unknown = set(ctx.devices) - {"hand", "tactile"}
     if unknown:
         raise ConfigError(f"an xhand node serves 'hand' and 'tactile', not {sorted(unknown)}")
-    if params.get("lockstep"):
+    if ctx.lockstep:
         raise ConfigError("an xhand node runs in real time; set cell.lockstep = false")
-    conn = XHandConnection(XHandConfig.from_params(params))
+    config = XHandConfig(**{f.name: getattr(params, f.name) for f in dataclasses.fields(XHandConfig)})
+    conn = XHandConnection(config)
     devices: dict[str, Any] = {}
-    if "hand" in wanted:
-        devices["hand"] = XHand(conn, limits=limits_from_params(params.get("limits"), "hand"))
-    if "tactile" in wanted:
+    if "hand" in ctx.devices:
+        devices["hand"] = XHand(conn, limits=hand_limits(params.hand_limits))
+    if "tactile" in ctx.devices:
         devices["tactile"] = XHandTactile(conn)
     return Hosted(devices)
