@@ -205,6 +205,149 @@ class HandModel:
         return 0.5 * (index_pad + thumb_end)
 
 
+class HandDrive:
+    """The one path from a hand command to the physics: the target, the gains and their application.
+
+    The twin's Hand device writes targets and gains here (nothing else does); once per control period
+    the scene applies them with HandModel.pd_drive from that period's joint reading."""
+
+    def __init__(self, dt_s: float, kp_nm_rad: float = 3.0) -> None:
+        self.dt_s = dt_s
+        self.hand: HandModel | None = None
+        self.target_rad = np.zeros(joints.HAND_DOF)
+        self.kp_nm_rad = np.full(joints.HAND_DOF, kp_nm_rad)
+        self.kd_nm_s_rad = np.full(joints.HAND_DOF, 0.01)
+        self.gain_scale = 1.0  # randomised scenes scale the position gain (hand gains vary between units)
+
+    def attach(self, hand: HandModel, target_rad: np.ndarray) -> None:
+        """Drive a (re)built hand, holding `target_rad`; commanded gains are kept."""
+        self.hand, self.target_rad = hand, np.asarray(target_rad, dtype=float).copy()
+
+    def apply(self, q_rad: np.ndarray, qd_rad_s: np.ndarray) -> None:
+        if self.hand is None:
+            raise RuntimeError("HandDrive.apply before attach: build the scene first")
+        self.hand.pd_drive(
+            self.target_rad, q_rad, qd_rad_s, self.kp_nm_rad, self.kd_nm_s_rad, self.dt_s, self.gain_scale
+        )
+
+
+class ObjectBody:
+    """The object's multibody: a fixed base (bolt or screw), a prismatic CARRIER along the axis and the
+    object on a revolute SPIN joint under it. Every engine call on the object goes through here."""
+
+    CARRIER, SPIN = 0, 1  # link (= joint) indices, fixed by object_multibody's link order
+    MAX_JOINT_SPEED_RAD_S = 1e3  # the engine's default 100 clips what a stop's reaction torque reads
+
+    def __init__(self, client: int, body: int) -> None:
+        self.client, self.body = client, body
+        for j in (self.CARRIER, self.SPIN):
+            pb.changeDynamics(body, j, maxJointVelocity=self.MAX_JOINT_SPEED_RAD_S, physicsClientId=client)
+        pb.setJointMotorControl2(body, self.CARRIER, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+
+    def spin(self) -> tuple[float, float, float]:
+        """(angle rad, speed rad/s, the spin motor's torque over the last step N m)."""
+        s = pb.getJointState(self.body, self.SPIN, physicsClientId=self.client)
+        return float(s[0]), float(s[1]), float(s[3])
+
+    def travel_m(self) -> float:
+        return float(pb.getJointState(self.body, self.CARRIER, physicsClientId=self.client)[0])
+
+    def pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """World position and rotation matrix of the object."""
+        s = pb.getLinkState(self.body, self.SPIN, physicsClientId=self.client)
+        return np.asarray(s[4]), np.array(pb.getMatrixFromQuaternion(s[5])).reshape(3, 3)
+
+    def resist(self, torque_nm: float) -> None:
+        """Coulomb friction on the spin joint: a velocity motor at rest bounded by `torque_nm`."""
+        pb.setJointMotorControl2(
+            self.body, self.SPIN, pb.VELOCITY_CONTROL, targetVelocity=0, force=torque_nm, physicsClientId=self.client
+        )
+
+    def drive(self, speed_rad_s: float, net_torque_nm: float) -> None:
+        """A bounded drive: up to `speed_rad_s` with `net_torque_nm` (<= 0: held, the friction wins).
+
+        A velocity motor rather than an external torque: a torque on the light object's joint reached
+        hundreds of rad/s in one step before any speed cap could act."""
+        speed = speed_rad_s if net_torque_nm > 0 else 0.0
+        pb.setJointMotorControl2(
+            self.body, self.SPIN, pb.VELOCITY_CONTROL, targetVelocity=speed, force=abs(net_torque_nm),
+            physicsClientId=self.client,
+        )  # fmt: skip
+
+    def stop_at(self, angle_rad: float, max_torque_nm: float) -> None:
+        """An end stop: the spin joint held at `angle_rad` with up to `max_torque_nm` (its reaction is spin()[2])."""
+        pb.setJointMotorControl2(
+            self.body,
+            self.SPIN,
+            pb.POSITION_CONTROL,
+            targetPosition=angle_rad,
+            force=max_torque_nm,
+            positionGain=0.5,
+            velocityGain=1.0,
+            physicsClientId=self.client,
+        )
+
+    def torque(self, torque_nm: float) -> None:
+        """A torque on the spin joint for the next step (added to the motor's; cleared after a step)."""
+        pb.setJointMotorControl2(self.body, self.SPIN, pb.TORQUE_CONTROL, force=torque_nm, physicsClientId=self.client)
+
+    def carrier_to(self, travel_m: float, speed_m_s: float, max_force_n: float) -> None:
+        """The carrier's position motor (the thread, or the blade held in the slot)."""
+        pb.setJointMotorControl2(
+            self.body,
+            self.CARRIER,
+            pb.POSITION_CONTROL,
+            targetPosition=travel_m,
+            targetVelocity=speed_m_s,
+            force=max_force_n,
+            positionGain=0.5,
+            velocityGain=1.0,
+            physicsClientId=self.client,
+        )
+
+    def carrier_free(self) -> None:
+        pb.setJointMotorControl2(self.body, self.CARRIER, pb.VELOCITY_CONTROL, force=0, physicsClientId=self.client)
+
+    def carrier_limits(self, lower_m: float, upper_m: float) -> None:
+        pb.changeDynamics(
+            self.body, self.CARRIER, jointLowerLimit=lower_m, jointUpperLimit=upper_m, physicsClientId=self.client
+        )
+
+    def set_joints(self, angle_rad: float, travel_m: float) -> None:
+        """Place the object (a perturbation); speeds are zeroed."""
+        pb.resetJointState(self.body, self.SPIN, angle_rad, physicsClientId=self.client)
+        pb.resetJointState(self.body, self.CARRIER, travel_m, physicsClientId=self.client)
+
+    def set_friction(self, lateral: float) -> None:
+        pb.changeDynamics(self.body, self.SPIN, lateralFriction=lateral, physicsClientId=self.client)
+
+
+def object_multibody(
+    client: int, collision: int, visual: int, centre: np.ndarray, mass_kg: float, base_visual: int = -1
+) -> ObjectBody:
+    """An object on a carrier on a fixed base at `centre`; its spin axis points down, so a positive
+    angle is clockwise from above, the fastening direction of a right-hand thread."""
+    carrier = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.001, physicsClientId=client)
+    body = pb.createMultiBody(
+        baseMass=0,
+        baseVisualShapeIndex=base_visual,
+        basePosition=list(centre),
+        linkMasses=[0.002, mass_kg],
+        linkCollisionShapeIndices=[carrier, collision],
+        linkVisualShapeIndices=[-1, visual],
+        linkPositions=[[0, 0, 0], [0, 0, 0]],
+        linkOrientations=[[0, 0, 0, 1]] * 2,
+        linkInertialFramePositions=[[0, 0, 0]] * 2,
+        linkInertialFrameOrientations=[[0, 0, 0, 1]] * 2,
+        linkParentIndices=[0, 1],
+        linkJointTypes=[pb.JOINT_PRISMATIC, pb.JOINT_REVOLUTE],
+        linkJointAxis=[[0, 0, 1], [0, 0, -1]],
+        physicsClientId=client,
+    )
+    pb.setCollisionFilterGroupMask(body, ObjectBody.CARRIER, 0, 0, physicsClientId=client)
+    return ObjectBody(client, body)
+
+
 def load_hand(client: int, base_pos: np.ndarray, orn: tuple = (0, 0, 0, 1)) -> HandModel:
     path = urdf_file(xhand_model.hand_urdf())
     body = pb.loadURDF(path, list(base_pos), list(orn), useFixedBase=True, physicsClientId=client)
@@ -215,17 +358,17 @@ def object_shapes(client: int, geom: ObjectGeometry, scale: float, visual: bool)
     """(collision shape, visual shape or -1) of an object. PyBullet never frees a collision shape
     (removeCollisionShape refuses one a removed body used), so a world that rebuilds objects reuses them."""
     s = [scale] * 3
-    if len(geom.parts) == 1:
-        col = pb.createCollisionShape(
-            pb.GEOM_MESH, vertices=geom.parts[0].tolist(), meshScale=s, physicsClientId=client
-        )
-    else:
-        col = pb.createCollisionShapeArray(
-            [pb.GEOM_MESH] * len(geom.parts),
-            vertices=[p.tolist() for p in geom.parts],
-            meshScales=[s] * len(geom.parts),
-            physicsClientId=client,
-        )
+    colour = [0.8, 0.65, 0.2, 1]
+    if geom.boxes:  # a non-convex outline as a compound of boxes (createCollisionShapeArray takes no vertices)
+        half = [[scale * h for h in box] for box in geom.boxes]
+        col = pb.createCollisionShapeArray([pb.GEOM_BOX] * len(half), halfExtents=half, physicsClientId=client)
+        vis = -1
+        if visual:
+            vis = pb.createVisualShapeArray(
+                [pb.GEOM_BOX] * len(half), halfExtents=half, rgbaColors=[colour] * len(half), physicsClientId=client
+            )
+        return col, vis
+    col = pb.createCollisionShape(pb.GEOM_MESH, vertices=geom.parts[0].tolist(), meshScale=s, physicsClientId=client)
     vis = -1
     if visual:
         vis = pb.createVisualShape(
@@ -233,7 +376,7 @@ def object_shapes(client: int, geom: ObjectGeometry, scale: float, visual: bool)
             vertices=geom.parts[0].tolist(),
             indices=_hull_indices(len(geom.parts[0]) // 2),
             meshScale=s,
-            rgbaColor=[0.8, 0.65, 0.2, 1],
+            rgbaColor=colour,
             physicsClientId=client,
         )
     return col, vis

@@ -1,10 +1,12 @@
 """The full twin cell: TwinArm, TwinHand, TwinTactile and TwinWorld over one Scene.
 
-TwinCell.advance(dt) accumulates time and steps physics at 200 Hz; once per
-control period it refreshes the hand motors, the thread friction and the
-cached states, so what the node publishes depends only on simulated time
-(lockstep runs are bit-identical for a seed). A non-finite or exploding state
-is logged, counted and answered by rebuilding the last scene.
+TwinCell.advance(dt) accumulates time and steps physics at 200 Hz; once per control period the scene
+applies the hand drive and updates the thread. After an advance the scene is read once (a `Readout`)
+and every device observes that read-out, so what the node publishes depends only on simulated time
+(lockstep runs are bit-identical for a seed). Devices never touch the engine or each other: the arm
+hands its setpoint to the cell, the hand writes its command into the scene's HandDrive, the World
+acts through the Scene. A non-finite or exploding state is logged, counted and answered by
+rebuilding the last scene.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import numpy as np
 from dexscrew_sdk import joints
 from dexscrew_sdk.interfaces import Device, Simulated, TactileSensor
 from dexscrew_sdk.records import DeviceInfo, TactileFrame
-from dexscrew_sdk.sim_arm import SimulatedArm
+from dexscrew_sdk.sim_arm import SimulatedArm, SimulationClock
 from dexscrew_sdk.sim_hand import SimulatedHand
-from twins.scene import Scene, TaskParams
+from twins.bullet import HandDrive
+from twins.scene import Readout, Scene, TaskParams
 from twins.tactile import TaxelModel
 from twins.world import TwinWorld
 
@@ -28,38 +31,52 @@ log = logging.getLogger(__name__)
 
 
 class TwinArm(SimulatedArm):
-    """Servo targets tracked at the UR5e's joint speed limit by the engine's joint motors."""
+    """Servo targets tracked at the UR5e's joint speed limit; the cell sends the setpoint to the engine."""
 
     model = "twin-ur5e"
 
-    def __init__(self, cell: TwinCell, **kwargs: Any) -> None:
-        self._cell = cell
-        super().__init__(cell, cell.scene.arm_states()[0], **kwargs)
+    def __init__(self, clock: SimulationClock, readout: Readout, **kwargs: Any) -> None:
+        super().__init__(clock, readout.arm_q_rad, **kwargs)
 
-    def sync(self) -> None:
-        """Hold wherever the scene put the arm (after a reset)."""
-        self.hold(*self._cell.scene.arm_states())
-
-    def substep(self, dt: float) -> None:
-        self.advance_setpoint(dt)
-        self._cell.scene.arm_motors(self.setpoint)
+    def observe(self, r: Readout) -> None:
+        self.q, self.qd = r.arm_q_rad, r.arm_qd_rad_s
 
 
 class TwinHand(SimulatedHand):
-    """PD position targets through the engine's motors (same law as the RL world), XHand effort limits."""
+    """PD position targets through the scene's HandDrive (same law as the RL world), XHand effort limits.
+
+    The target and gains live in the drive, so a command and what the physics applies cannot differ."""
 
     model = "twin-xhand"
 
-    def __init__(self, cell: TwinCell, **kwargs: Any) -> None:
+    def __init__(self, drive: HandDrive, readout: Readout, **kwargs: Any) -> None:
+        self._drive = drive
         super().__init__(**kwargs)
-        self._cell = cell
-        self.kd = np.full(joints.HAND_DOF, 0.01)
-        self.sync()
+        self.observe(readout)
+        self.hold(readout.hand_q_rad)
 
-    def sync(self) -> None:
-        """Hold wherever the scene put the hand (start-up, resets)."""
-        q, self.qd, self.tau = self._cell.scene.hand.joint_states()
-        self.hold(q)
+    @property
+    def target(self) -> np.ndarray:  # type: ignore[override]
+        return self._drive.target_rad
+
+    @target.setter
+    def target(self, q_rad: np.ndarray) -> None:
+        self._drive.target_rad = np.asarray(q_rad, dtype=float).copy()
+
+    @property
+    def kp(self) -> np.ndarray:  # type: ignore[override]
+        return self._drive.kp_nm_rad
+
+    @kp.setter
+    def kp(self, kp_nm_rad: np.ndarray) -> None:
+        self._drive.kp_nm_rad = np.asarray(kp_nm_rad, dtype=float).copy()
+
+    @property
+    def kd(self) -> np.ndarray:
+        return self._drive.kd_nm_s_rad
+
+    def observe(self, r: Readout) -> None:
+        self.q, self.qd, self.tau = r.hand_q_rad, r.hand_qd_rad_s, r.hand_tau_nm
 
     def _torque_nm(self) -> np.ndarray:
         return self.tau.copy()
@@ -67,19 +84,17 @@ class TwinHand(SimulatedHand):
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
         super()._apply_command(q_rad, kp, kd, seq)
         if kd is not None:
-            self.kd = kd
-
-    def apply_motors(self) -> None:
-        scene = self._cell.scene
-        scene.hand.pd_drive(self.target, self.q, self.qd, self.kp, self.kd, scene.dt, self._cell.gain_scale)
+            self._drive.kd_nm_s_rad = np.asarray(kd, dtype=float).copy()
 
 
 class TwinTactile(TactileSensor):
-    def __init__(self, cell: TwinCell) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._cell = cell
         self.force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
         self._frame_seq = 0
+
+    def observe(self, force_n: np.ndarray) -> None:
+        self.force = force_n
 
     def info(self) -> DeviceInfo:
         return DeviceInfo("tactile", "twin-xhand-tactile", rate_hz=100.0, extra={"shape": list(joints.TACTILE_SHAPE)})
@@ -99,28 +114,35 @@ class TwinCell(Simulated):
         self.scene = Scene()
         self.params = params or TaskParams()
         self.seed = seed
-        self.time_s = 0.0
         self.faults = 0
-        self.gain_scale = 1.0
-        self._acc = 0.0
-        self._since_control = 0.0
-        self._since_tactile = 0.0
+        self._acc = self._since_control = self._since_tactile = 0.0
         self.scene.build(self.params)
         self.taxels = TaxelModel(self.scene.hand, seed)
-        self.arm = TwinArm(self, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
-        self.hand = TwinHand(self, limits=device_kwargs.get("hand_limits"))
-        self.tactile = TwinTactile(self)
-        self.world = TwinWorld(self)
+        r = self.scene.readout
+        self.arm = TwinArm(self, r, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
+        self.hand = TwinHand(self.scene.hand_drive, r, limits=device_kwargs.get("hand_limits"))
+        self.tactile = TwinTactile()
+        self.world = TwinWorld(self.scene, self.rebuild, self.refresh)
+
+    @property
+    def time_s(self) -> float:
+        return self.scene.time_s
 
     def rebuild(self, params: TaskParams, seed: int, noise_n: float = 0.01, gain_scale: float = 1.0) -> None:
-        self.params, self.seed, self.gain_scale = params, seed, gain_scale
+        self.params, self.seed = params, seed
         self.scene.build(params)
+        self.scene.hand_drive.gain_scale = gain_scale
         self.taxels = TaxelModel(self.scene.hand, seed, noise_n)
-        self.time_s, self._acc, self._since_control, self._since_tactile = 0.0, 0.0, 0.0, 0.0
-        self.arm.sync()
-        self.hand.sync()
-        self.tactile.force[:] = 0.0
-        self.hand.apply_motors()
+        self._acc = self._since_control = self._since_tactile = 0.0
+        r = self.scene.readout
+        self.arm.hold(r.arm_q_rad, r.arm_qd_rad_s)
+        self.hand.observe(r)
+        self.hand.hold(r.hand_q_rad)
+        self.tactile.observe(np.zeros(joints.TACTILE_SHAPE, dtype=np.float32))
+
+    def refresh(self) -> None:
+        """Re-read the engine after the World moved something, so every device sees it at once."""
+        self._observe(self.scene.read())
 
     def advance(self, dt_s: float) -> None:
         self._acc += dt_s
@@ -129,37 +151,29 @@ class TwinCell(Simulated):
         while self._acc >= dt - 1e-12:
             self._acc -= dt
             if self._since_control <= 1e-12:
-                self._control_update()
-            self.arm.substep(dt)
-            self.world.apply_forces()
+                self.scene.control_update()
+            self.arm.advance_setpoint(dt)
+            self.scene.arm_targets(self.arm.setpoint)
             self.scene.step()
-            self.time_s += dt
             self._since_control = (self._since_control + dt) % self.control_period_s
             if self._since_control > self.control_period_s - 1e-9:
                 self._since_control = 0.0
             self._since_tactile += dt
             stepped = True
         if stepped:
-            self._read_states()
+            self._observe(self.scene.read())
 
-    def _control_update(self) -> None:
-        self.hand.q, self.hand.qd, self.hand.tau = self.scene.hand.joint_states()
-        self.hand.apply_motors()
-        self.scene.update_task()
-
-    def _read_states(self) -> None:
-        q, qd = self.scene.arm_states()
-        hq, hqd, htau = self.scene.hand.joint_states()
-        if not self.scene.healthy(q, qd, hq, hqd):
+    def _observe(self, r: Readout) -> None:
+        if not r.healthy():
             self.faults += 1
             log.error("twin state exploded (NaN or runaway); rebuilding the scene (fault %d)", self.faults)
-            self.rebuild(self.params, self.seed, self.taxels.noise_n, self.gain_scale)
+            self.rebuild(self.params, self.seed, self.taxels.noise_n, self.scene.hand_drive.gain_scale)
             return
-        self.arm.q, self.arm.qd = q, qd
-        self.hand.q, self.hand.qd, self.hand.tau = hq, hqd, htau
+        self.arm.observe(r)
+        self.hand.observe(r)
         if self._since_tactile >= self.TACTILE_PERIOD_S - 1e-9:
             self._since_tactile = 0.0
-            self.tactile.force = self.taxels.frame(self.scene.obj)
+            self.tactile.observe(self.taxels.frame(self.scene.obj.body))
 
     def devices(self) -> dict[str, Device]:
         return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile, "world": self.world}

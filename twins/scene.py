@@ -1,24 +1,18 @@
 """The full twin's physics: UR5e + XHand, and a nut on a threaded bolt or a screwdriver in a screw.
 
-Nut: one multibody on a fixed bolt; a prismatic carrier (axis z) and the nut on a
-revolute child. The carrier's stiff position motor follows pitch x turns every
-physics step (both ways). A JOINT_GEAR constraint couples the same two joints
-exactly when the nut is driven, but the fingers pressing on the nut pushed the
-carrier along the gear's soft direction (1 mm with 0.03 rad of turning at 10
-solver iterations), so the thread is this servo instead.
-The hand starts in the RL world's nominal grasp (same tilt, same object pose in
-the palm frame), turned about the vertical to face away from the arm base. The
-thread's friction torque rises with MISALIGNMENT, i.e. the object's axis and
-centre seen from the palm drifting from that nominal grasp, and with lost
-downward engagement (the nut has gone down the bolt but the fingers have not
-followed), so a static arm stalls the task.
-Screwdriver: the handle rides a prismatic joint along its axis and a revolute
-joint; it drives the screw only while seated, so lifting or tilting makes it
-slip. A seated blade transmitting torque T presses on the slot walls with T / r,
-whose friction holds it in the slot axially: up to BIT_FRICTION x T / BIT_RADIUS_M
-(24 N at the base 0.2 N m), so fingers brushing the handle upwards do not unseat
-it, while the arm pulling up does. Unseated, the handle is free along the axis
-and rests on the screw head under gravity.
+The engine layer: this module and twins/bullet.py are the only parts of the full twin that call
+PyBullet. One `step` advances the physics by one 200 Hz step; `read` returns a `Readout` of everything
+the devices and the World report; a hand command reaches the physics only through `hand_drive`
+(twins.bullet.HandDrive), applied once per control period by `control_update`.
+
+Nut: a prismatic carrier (axis z) and the nut on a revolute child. The carrier's stiff position motor
+follows pitch x turns every physics step (both ways); a JOINT_GEAR constraint coupled the same two
+joints exactly when driven, but the fingers pressing on the nut pushed the carrier along the gear's
+soft direction (1 mm with 0.03 rad of turning), so the thread is this servo instead.
+The thread's friction and the seat are twins.fastening's (docs/twins.md, "Physics choices").
+Screwdriver: the handle rides a prismatic joint along its axis and a revolute joint; it drives the
+screw only while seated, and a seated blade is held in the slot by the friction of the torque it
+transmits (twins.fastening.slot_hold_n).
 """
 
 from __future__ import annotations
@@ -31,26 +25,27 @@ import pybullet as pb
 from dexscrew_sdk import joints, kinematics
 from twins import objects
 from twins.bullet import (
+    HandDrive,
     HandModel,
+    ObjectBody,
     link_indices,
+    object_multibody,
     object_shapes,
     official_init_canonical,
     rot_z,
     tilted_hand_matrix,
     urdf_file,
 )
+from twins.fastening import FastenState, ThreadParams
 from twins.ur5e_model import UR5E_EFFORT_NM, arm_with_hand_urdf
 
-FASTEN_AXIS = np.array([0.0, 0.0, -1.0])  # joint axis: positive angle = clockwise from above
 HAND_POS_M = np.array([-0.45, -0.13, 0.32])  # wrist position in the arm base frame at reset
-ENGAGE_SLACK_M = 0.001  # the fingers may lag the nut by this much before friction rises
-SEAT_TOLERANCE_M = 0.002  # a handle lifted more than this off the screw is not driving it
-BIT_FRICTION = 0.3  # steel blade on steel slot walls
-BIT_RADIUS_M = 0.0025  # lever arm of the blade's contact in the slot
+PALM_LINK = "hand_palm"
 # Arm joint servo gains (position and velocity error corrected per step). The engine's default 0.1 let
 # the fingers' reaction push the palm ~3 mm / 2 deg off its hold; a UR5e's flange barely moves under a few N.
 ARM_KP, ARM_KD = 0.5, 1.0
 THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut barely moves it
+ASSIST_MAX_SPEED_RAD_S = 2 * np.pi  # the scripted assist drives at most one turn a second
 
 
 @dataclass
@@ -59,16 +54,40 @@ class TaskParams:
     shape: str = "triangular"
     pitch_m: float = 0.00175
     turns_required: float = 4.0
-    base_friction_nm: float = 0.2  # the RL world's object joint friction: the nominal grasp pays this
-    misalign_friction_nm_per_rad: float = 1.5  # object axis tilted in the palm frame vs the nominal grasp
-    offset_friction_nm_per_m: float = 200.0  # object axis pushed sideways in the palm frame
-    engage_friction_nm_per_m: float = 2000.0
-    max_friction_nm: float = 6.0
+    thread: ThreadParams = field(default_factory=ThreadParams)
     scale: float = 1.0
-    mass_kg: float = 0.05
+    mass_kg: float = objects.NUT_KG
     lateral_friction: float = 1.0
     tilt_rad: float = float(np.deg2rad(25.0))
     pose_offset_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+
+@dataclass(frozen=True)
+class Readout:
+    """Everything one read of the engine gives the devices and the World (one read per advance)."""
+
+    time_s: float
+    arm_q_rad: np.ndarray
+    arm_qd_rad_s: np.ndarray
+    hand_q_rad: np.ndarray
+    hand_qd_rad_s: np.ndarray
+    hand_tau_nm: np.ndarray
+    object_angle_rad: float
+    object_travel_m: float
+    turns: float  # positive = fastening; the screw's turns for the screwdriver
+    friction_nm: float  # the thread's friction torque this control period
+    seat_torque_nm: float  # the end stop's reaction torque (0 until the object seats)
+    seated: bool  # at the end stop
+    unseated: bool  # the screwdriver's blade is out of the slot (never for a nut)
+    stalled: bool  # no progress over the stall window and not fastened
+
+    def healthy(self) -> bool:
+        """No NaN or runaway in any joint."""
+        vals = np.concatenate(
+            [self.arm_q_rad, self.arm_qd_rad_s, self.hand_q_rad, self.hand_qd_rad_s,
+             [self.object_angle_rad, self.object_travel_m]]
+        )  # fmt: skip
+        return bool(np.isfinite(vals).all() and np.abs(vals).max() < 1e3)
 
 
 def hand_rotation(tilt_rad: float) -> np.ndarray:
@@ -78,13 +97,15 @@ def hand_rotation(tilt_rad: float) -> np.ndarray:
 
 
 class Scene:
-    """One PyBullet world holding the cell; stepped by TwinCell."""
+    """One PyBullet world holding the cell."""
 
     def __init__(self, physics_hz: float = 200.0, solver_iterations: int = 10) -> None:
         self.client = pb.connect(pb.DIRECT)
         self.dt = 1.0 / physics_hz
         self.solver_iterations = solver_iterations
         self.params = TaskParams()
+        self.time_s = 0.0
+        self.hand_drive = HandDrive(self.dt)  # one for the scene's life: the Hand device writes to it
 
     # ------------------------------------------------------------------ building
     def build(self, params: TaskParams) -> None:
@@ -94,10 +115,10 @@ class Scene:
         pb.setPhysicsEngineParameter(
             fixedTimeStep=self.dt, numSolverIterations=self.solver_iterations, physicsClientId=c
         )
-        self.params = params
+        self.params, self.time_s = params, 0.0
         self.robot = pb.loadURDF(urdf_file(arm_with_hand_urdf()), useFixedBase=True, physicsClientId=c)
-        jn, self.links = link_indices(c, self.robot)
-        self.arm_ids = [jn[n] for n in joints.ARM_JOINT_NAMES]
+        jn, self._links = link_indices(c, self.robot)
+        self._arm_ids = [jn[n] for n in joints.ARM_JOINT_NAMES]
         self.hand = HandModel.attach(c, self.robot)
         self.hand.set_friction(1.0, 0.0)
         target = np.eye(4)
@@ -106,23 +127,25 @@ class Scene:
         q = kinematics.inverse(kinematics.matrix_to_pose(target), joints.UR5E_HOME_RAD)
         if q is None:
             raise RuntimeError("no arm pose reaches the twin's start pose; check HAND_POS_M")
-        for j, v in zip(self.arm_ids, q, strict=True):
+        for j, v in zip(self._arm_ids, q, strict=True):
             pb.resetJointState(self.robot, j, float(v), physicsClientId=c)
         q_hand = official_init_canonical(params.task)
         centre = self.hand.grasp_centre(q_hand) + params.pose_offset_m
         self.hand.reset_joints(q_hand)
-        self._build_object(centre)
-        self.ref_gap_m = self._grasp_height() - self.object_height()
-        self.ref_axis, self.ref_centre = self._object_in_palm()
-        self.turn_offset = 0.0  # screw turns done while seated (screwdriver)
-        self.screw_depth_m = 0.0
-        self.friction_nm = params.base_friction_nm
+        self.hand_drive.attach(self.hand, q_hand)
+        self.obj = self._build_object(centre)
+        axis, offset = self._object_in_palm()
+        gap = self._palm_height() - self.obj.pose()[0][2]
+        self.fasten = FastenState(
+            params.task, params.thread, params.pitch_m, params.turns_required, params.mass_kg, axis, offset, gap
+        )
+        self._assist_until_s = -1.0
+        self.obj.resist(self.fasten.friction_nm)
+        self.readout = self.read()
 
-    def _build_object(self, centre: np.ndarray) -> None:
+    def _build_object(self, centre: np.ndarray) -> ObjectBody:
         c, p = self.client, self.params
-        geom = objects.object_geometry(p.task, p.shape)
-        col, vis = object_shapes(c, geom, p.scale, visual=True)
-        carrier = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.001, physicsClientId=c)
+        col, vis = object_shapes(c, objects.twin_object(p.task, p.shape), p.scale, visual=True)
         bolt_len = centre[2]
         bolt_vis = pb.createVisualShape(
             pb.GEOM_CYLINDER,
@@ -132,124 +155,40 @@ class Scene:
             rgbaColor=[0.6, 0.6, 0.6, 1],
             physicsClientId=c,
         )
-        travel = (p.turns_required + 2.0) * p.pitch_m
-        self.obj = pb.createMultiBody(
-            baseMass=0,
-            baseVisualShapeIndex=bolt_vis,
-            basePosition=list(centre),
-            linkMasses=[0.002, p.mass_kg],
-            linkCollisionShapeIndices=[carrier, col],
-            linkVisualShapeIndices=[-1, vis],
-            linkPositions=[[0, 0, 0], [0, 0, 0]],
-            linkOrientations=[[0, 0, 0, 1]] * 2,
-            linkInertialFramePositions=[[0, 0, 0]] * 2,
-            linkInertialFrameOrientations=[[0, 0, 0, 1]] * 2,
-            linkParentIndices=[0, 1],
-            linkJointTypes=[pb.JOINT_PRISMATIC, pb.JOINT_REVOLUTE],
-            linkJointAxis=[[0, 0, 1], list(FASTEN_AXIS)],
-            physicsClientId=c,
-        )
-        pb.setCollisionFilterGroupMask(self.obj, 0, 0, 0, physicsClientId=c)
-        pb.changeDynamics(self.obj, 1, lateralFriction=p.lateral_friction, physicsClientId=c)
-        pb.setJointMotorControl2(self.obj, 0, pb.VELOCITY_CONTROL, force=0, physicsClientId=c)
+        obj = object_multibody(c, col, vis, centre, p.mass_kg, bolt_vis)
+        obj.set_friction(p.lateral_friction)
         if p.task == "nut":
-            pb.changeDynamics(self.obj, 0, jointLowerLimit=-travel, jointUpperLimit=travel, physicsClientId=c)
+            travel = (p.turns_required + 2.0) * p.pitch_m
+            obj.carrier_limits(-travel, travel)
         else:
-            pb.changeDynamics(self.obj, 0, jointLowerLimit=0.0, jointUpperLimit=0.05, physicsClientId=c)
-        self._set_thread_friction(p.base_friction_nm)
+            obj.carrier_limits(0.0, 0.05)
+        return obj
 
-    # ------------------------------------------------------------------ state
-    def object_angle(self) -> float:
-        return float(pb.getJointState(self.obj, 1, physicsClientId=self.client)[0])
+    # ------------------------------------------------------------------ geometry
+    def _palm_state(self) -> tuple[np.ndarray, np.ndarray]:
+        s = pb.getLinkState(self.robot, self._links[PALM_LINK], physicsClientId=self.client)
+        return np.asarray(s[4]), np.array(pb.getMatrixFromQuaternion(s[5])).reshape(3, 3)
 
-    def object_travel(self) -> float:
-        return float(pb.getJointState(self.obj, 0, physicsClientId=self.client)[0])
-
-    def object_height(self) -> float:
-        return float(pb.getLinkState(self.obj, 1, physicsClientId=self.client)[4][2])
-
-    def _grasp_height(self) -> float:
+    def _palm_height(self) -> float:
         """Height of the palm: where the arm holds the fingers (fingertips move with the gait)."""
-        return float(pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=self.client)[4][2])
+        return float(self._palm_state()[0][2])
 
     def _object_in_palm(self) -> tuple[np.ndarray, np.ndarray]:
         """The object's axis (unit) and centre in the palm frame."""
-        c = self.client
-        palm = pb.getLinkState(self.robot, self.links["hand_palm"], physicsClientId=c)
-        obj = pb.getLinkState(self.obj, 1, physicsClientId=c)
-        r = np.array(pb.getMatrixFromQuaternion(palm[5])).reshape(3, 3)
-        axis = np.array(pb.getMatrixFromQuaternion(obj[5])).reshape(3, 3)[:, 2]
-        return r.T @ axis, r.T @ (np.asarray(obj[4]) - np.asarray(palm[4]))
+        palm_pos, palm_rot = self._palm_state()
+        pos, rot = self.obj.pose()
+        return palm_rot.T @ rot[:, 2], palm_rot.T @ (pos - palm_pos)
 
-    def misalignment(self) -> tuple[float, float]:
-        """(angle rad, sideways offset m) of the object's axis in the palm frame vs the nominal grasp.
-
-        Zero whatever the grasp's own tilt: only a hand (or nut) that has moved off the nominal grasp
-        loads the thread sideways. Sliding along the axis is the engagement lag, counted separately."""
-        axis, centre = self._object_in_palm()
-        angle = float(np.arccos(np.clip(axis @ self.ref_axis, -1.0, 1.0)))
-        d = centre - self.ref_centre
-        return angle, float(np.linalg.norm(d - (d @ self.ref_axis) * self.ref_axis))
-
-    def turns_done(self) -> float:
-        if self.params.task == "nut":
-            return self.object_angle() / (2 * np.pi)
-        return self.screw_depth_m / self.params.pitch_m
+    def wrist_pose(self) -> np.ndarray:
+        """The palm's world position (the arm follower's reference in tests)."""
+        return self._palm_state()[0]
 
     # ------------------------------------------------------------------ stepping
-    def _set_thread_friction(self, torque_nm: float) -> None:
-        pb.setJointMotorControl2(
-            self.obj, 1, pb.VELOCITY_CONTROL, targetVelocity=0, force=torque_nm, physicsClientId=self.client
-        )
-
-    def restore_thread_friction(self) -> None:
-        self._set_thread_friction(self.friction_nm)
-
-    def update_task(self) -> None:
-        """Once per control period: thread friction from misalignment and engagement; screw progress."""
-        p = self.params
-        tilt, offset = self.misalignment()
-        aligned = p.base_friction_nm + p.misalign_friction_nm_per_rad * tilt + p.offset_friction_nm_per_m * offset
-        if p.task == "nut":
-            lag = self._grasp_height() - self.object_height() - self.ref_gap_m  # fingers above where they gripped
-            friction = aligned + p.engage_friction_nm_per_m * max(0.0, lag - ENGAGE_SLACK_M)
-        else:
-            seated = self.object_travel() - (-self.screw_depth_m) < SEAT_TOLERANCE_M and tilt < np.deg2rad(15)
-            angle = self.object_angle()
-            if seated:  # the screw follows the shaft's turns and goes down with the pitch
-                self.screw_depth_m = max(0.0, (angle - self.turn_offset) / (2 * np.pi) * p.pitch_m)
-                friction = aligned
-            else:  # slipping: the blade spins freely in the slot
-                self.turn_offset = angle - self.screw_depth_m / p.pitch_m * 2 * np.pi
-                friction = 0.01
-            self._hold_in_slot(BIT_FRICTION * min(friction, p.max_friction_nm) / BIT_RADIUS_M if seated else 0.0)
-            pb.changeDynamics(
-                self.obj, 0, jointLowerLimit=-self.screw_depth_m, jointUpperLimit=0.05, physicsClientId=self.client
-            )
-        self.friction_nm = float(min(friction, p.max_friction_nm))
-        self._set_thread_friction(self.friction_nm)
-
-    def _hold_in_slot(self, max_force_n: float) -> None:
-        """Keep the seated blade at the screw's depth with up to `max_force_n` (0 = free along the axis)."""
-        c = self.client
-        if max_force_n > 0.0:
-            pb.setJointMotorControl2(
-                self.obj,
-                0,
-                pb.POSITION_CONTROL,
-                targetPosition=-self.screw_depth_m,
-                force=max_force_n,
-                positionGain=0.5,
-                velocityGain=1.0,
-                physicsClientId=c,
-            )
-        else:
-            pb.setJointMotorControl2(self.obj, 0, pb.VELOCITY_CONTROL, force=0, physicsClientId=c)
-
-    def arm_motors(self, q_set: np.ndarray) -> None:
+    def arm_targets(self, q_set: np.ndarray) -> None:
+        """The arm's joint servos for the next step."""
         pb.setJointMotorControlArray(
             self.robot,
-            self.arm_ids,
+            self._arm_ids,
             pb.POSITION_CONTROL,
             targetPositions=q_set.tolist(),
             forces=list(UR5E_EFFORT_NM),
@@ -258,31 +197,94 @@ class Scene:
             physicsClientId=self.client,
         )
 
-    def arm_states(self) -> tuple[np.ndarray, np.ndarray]:
-        s = pb.getJointStates(self.robot, self.arm_ids, physicsClientId=self.client)
-        return np.array([x[0] for x in s]), np.array([x[1] for x in s])
+    def control_update(self) -> None:
+        """Once per control period: the hand drive from this period's joint reading, the thread's friction."""
+        q, qd, _ = self.hand.joint_states()
+        self.hand_drive.apply(q, qd)
+        axis, centre = self._object_in_palm()
+        angle, _, _ = self.obj.spin()
+        lag = self._palm_height() - self.obj.pose()[0][2]
+        self.fasten.update(angle, self.obj.travel_m(), axis, centre, lag, self.time_s)
+        if self.params.task == "screwdriver":
+            self.obj.carrier_limits(-self.fasten.screw_depth_m, 0.05)
+            hold = self.fasten.slot_hold_n()
+            if hold > 0.0:
+                self.obj.carrier_to(-self.fasten.screw_depth_m, 0.0, hold)
+            else:
+                self.obj.carrier_free()
+
+    def start_assist(self, duration_s: float) -> None:
+        self._assist_until_s = self.time_s + duration_s
 
     def step(self) -> None:
+        """One physics step: the thread's carrier, the seat stop or the friction, the assist, the engine."""
+        angle, speed, _ = self.obj.spin()
+        f = self.fasten
         if self.params.task == "nut":  # the thread: axial position and speed follow the turns, both ways
-            angle, speed = pb.getJointState(self.obj, 1, physicsClientId=self.client)[:2]
-            k = -self.params.pitch_m / (2 * np.pi)
-            pb.setJointMotorControl2(
-                self.obj,
-                0,
-                pb.POSITION_CONTROL,
-                targetPosition=k * angle,
-                targetVelocity=k * speed,  # feed-forward: the carrier moves with the turning, not after it
-                force=THREAD_AXIAL_N,
-                positionGain=0.5,
-                velocityGain=1.0,
-                physicsClientId=self.client,
-            )
+            k = -f.pitch_m / (2 * np.pi)
+            self.obj.carrier_to(k * angle, k * speed, THREAD_AXIAL_N)
+        stop = f.stop_angle(angle)
+        assisting = self.time_s < self._assist_until_s
+        if stop is not None:  # seated: the stop holds, whatever drives the object
+            self.obj.stop_at(stop, f.params.seat_stop_nm)
+            if assisting:
+                self.obj.torque(f.params.assist_nm)
+        elif assisting:  # the assist's torque against the thread's friction, at most one turn a second
+            self.obj.drive(ASSIST_MAX_SPEED_RAD_S, f.params.assist_nm - f.friction_nm)
+        else:
+            self.obj.resist(f.friction_nm)
         pb.stepSimulation(physicsClientId=self.client)
+        self.time_s += self.dt
 
-    def healthy(self, *joint_values: np.ndarray) -> bool:
-        """No NaN or runaway in the given joint readings (read once by the caller) nor in the object."""
-        vals = np.concatenate([*joint_values, [self.object_angle(), self.object_travel()]])
-        return bool(np.isfinite(vals).all() and np.abs(vals).max() < 1e3)
+    def read(self) -> Readout:
+        """One read of every joint; kept as `self.readout`."""
+        s = pb.getJointStates(self.robot, self._arm_ids, physicsClientId=self.client)
+        hq, hqd, htau = self.hand.joint_states()
+        angle, _, motor_nm = self.obj.spin()
+        f = self.fasten
+        seated = f.at_stop
+        self.readout = Readout(
+            time_s=self.time_s,
+            arm_q_rad=np.array([x[0] for x in s]),
+            arm_qd_rad_s=np.array([x[1] for x in s]),
+            hand_q_rad=hq,
+            hand_qd_rad_s=hqd,
+            hand_tau_nm=htau,
+            object_angle_rad=angle,
+            object_travel_m=self.obj.travel_m(),
+            turns=f.turns(angle),
+            friction_nm=f.friction_nm,
+            seat_torque_nm=max(0.0, -motor_nm) if seated else 0.0,  # the stop pushes against fastening
+            seated=seated,
+            unseated=f.unseated,
+            stalled=f.stalled(self.time_s),
+        )
+        return self.readout
+
+    # ------------------------------------------------------------------ perturbations (World)
+    def set_hand_joints(self, q_rad: np.ndarray) -> None:
+        self.hand.reset_joints(q_rad)
+
+    def rotate_object(self, turns: float) -> None:
+        """Turn the object by `turns` (negative = loosening); a nut also moves along the thread."""
+        angle = self.obj.spin()[0] + 2 * np.pi * turns
+        travel = self.obj.travel_m()
+        if self.params.task == "nut":
+            travel -= turns * self.params.pitch_m
+        self.obj.set_joints(angle, travel)
+        self.fasten.moved(angle)
+
+    # ------------------------------------------------------------------ pictures
+    def render(self, yaw_deg: float, pitch_deg: float, size: tuple[int, int] = (480, 360)) -> np.ndarray:
+        """An RGB image looking at the object (TinyRenderer: no display needed)."""
+        c = self.client
+        target = self.obj.pose()[0].tolist()
+        view = pb.computeViewMatrixFromYawPitchRoll(target, 0.35, yaw_deg, pitch_deg, 0, 2, physicsClientId=c)
+        proj = pb.computeProjectionMatrixFOV(50, size[0] / size[1], 0.01, 5.0, physicsClientId=c)
+        _, _, rgba, _, _ = pb.getCameraImage(
+            size[0], size[1], view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=c
+        )
+        return np.asarray(rgba, dtype=np.uint8).reshape(size[1], size[0], 4)[:, :, :3]
 
     def close(self) -> None:
         if pb.isConnected(self.client):

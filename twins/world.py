@@ -1,20 +1,24 @@
-"""TwinWorld: reset / perturb / ground-truth progress of the full twin (sim-only World interface)."""
+"""TwinWorld: reset / perturb / ground-truth progress of the full twin (sim-only World interface).
+
+The World acts on the physics only through the Scene (the engine layer) and reads the Scene's last
+read-out; it never touches another device."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pybullet as pb
 
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.interfaces import World
 from dexscrew_sdk.records import DeviceInfo, TaskProgress
 from twins import objects
+from twins.scene import TaskParams
 
 if TYPE_CHECKING:
-    from twins.cell import TwinCell
+    from twins.scene import Scene
 
 PERTURBATIONS: tuple[str, ...] = ("drag_fingers", "counter_rotate", "assist_turn")
 # Randomisation ranges used when reset(..., randomisation={"enabled": True, ...}); any key may be overridden.
@@ -27,17 +31,21 @@ DEFAULT_RANDOMISATION: dict[str, Any] = {
     "tactile_noise_n": 0.01,
     "gain_scale": [0.9, 1.1],
 }
-ASSIST_TORQUE_NM = 3.0
 ASSIST_DURATION_S = 1.0
-ASSIST_MAX_SPEED_RAD_S = 2 * np.pi
+DRAGGED_JOINTS = [1, 2, 4, 5, 6, 7]  # thumb rota1/2, index j1/j2, middle j1/j2 (canonical order)
 
 
 class TwinWorld(World):
-    def __init__(self, cell: TwinCell) -> None:
+    def __init__(
+        self,
+        scene: Scene,
+        rebuild: Callable[[TaskParams, int, float, float], None],
+        refresh: Callable[[], None],
+    ) -> None:
         super().__init__()
-        self._cell = cell
-        self.assist_until_s = -1.0
-        self._assisting = False
+        self._scene = scene
+        self._rebuild = rebuild  # rebuilds the whole cell (every device holds the new scene)
+        self._refresh = refresh  # every device re-reads the engine after a perturbation
 
     def info(self) -> DeviceInfo:
         return DeviceInfo(
@@ -48,13 +56,13 @@ class TwinWorld(World):
 
     def reset(self, task: str, shape: str, seed: int = 0, randomisation: dict[str, Any] | None = None) -> None:
         """Rebuild the scene; randomisation None or {} = nominal, {"enabled": True, ...} = sampled."""
-        objects.object_geometry(task, shape)  # names the valid choices on bad input
+        geom = objects.twin_object(task, shape)  # names the valid choices on bad input
         rnd = dict(randomisation or {})
         unknown = set(rnd) - set(DEFAULT_RANDOMISATION) - {"enabled"}
         if unknown:
             raise ConfigError(f"unknown randomisation keys {sorted(unknown)}; valid: {sorted(DEFAULT_RANDOMISATION)}")
-        base = self._cell.params
-        params = replace(base, task=task, shape=shape, mass_kg=objects.object_geometry(task, shape).mass_kg)
+        now = self._scene.params  # the cell's thread (pitch, turns required); everything else nominal
+        params = TaskParams(task, shape, now.pitch_m, now.turns_required, thread=now.thread, mass_kg=geom.mass_kg)
         noise, gain = 0.01, 1.0
         if rnd.pop("enabled", False):
             ranges = {**DEFAULT_RANDOMISATION, **rnd}
@@ -68,55 +76,30 @@ class TwinWorld(World):
                 tilt_rad=float(np.deg2rad(r.uniform(*ranges["tilt_deg"]))),
             )
             noise, gain = float(ranges["tactile_noise_n"]), float(r.uniform(*ranges["gain_scale"]))
-        self.assist_until_s = -1.0
-        self._assisting = False
-        self._cell.rebuild(params, int(seed), noise, gain)
+        self._rebuild(params, int(seed), noise, gain)
 
     def perturb(self, kind: str) -> None:
-        scene = self._cell.scene
-        c = scene.client
+        scene = self._scene
         if kind == "drag_fingers":  # pull thumb, index and middle open; the hand's controller brings them back
-            q = self._cell.hand.q.copy()
-            q[[1, 2, 4, 5, 6, 7]] = 0.0
-            scene.hand.reset_joints(q)
-            self._cell.hand.q = q
+            q = scene.readout.hand_q_rad.copy()
+            q[DRAGGED_JOINTS] = 0.0
+            scene.set_hand_joints(q)
         elif kind == "counter_rotate":  # a quarter turn against the fastening direction (thread moves too)
-            angle = scene.object_angle() - np.pi / 2
-            pb.resetJointState(scene.obj, 1, angle, physicsClientId=c)
-            if scene.params.task == "nut":
-                travel = scene.object_travel() + scene.params.pitch_m / 4
-                pb.resetJointState(scene.obj, 0, travel, physicsClientId=c)
+            scene.rotate_object(-0.25)
         elif kind == "assist_turn":  # a bounded fastening torque for a while: a scripted stand-in for a skill
-            self.assist_until_s = self._cell.time_s + ASSIST_DURATION_S
+            scene.start_assist(ASSIST_DURATION_S)
         else:
             raise ConfigError(f"unknown perturbation {kind!r}; choose one of {list(PERTURBATIONS)}")
-
-    def apply_forces(self) -> None:
-        """Called every physics step: the assist, if active, drives the object's joint.
-
-        ASSIST_TORQUE_NM against the thread's current friction, as one joint motor (at most one turn
-        a second): an external torque on the handle's link reached its joint only in part in PyBullet
-        (a few percent for the long screwdriver handle)."""
-        scene = self._cell.scene
-        if self._cell.time_s < self.assist_until_s:
-            net = ASSIST_TORQUE_NM - scene.friction_nm  # > 0 turns; <= 0 the thread holds what is left
-            speed = ASSIST_MAX_SPEED_RAD_S if net > 0 else 0.0
-            pb.setJointMotorControl2(
-                scene.obj, 1, pb.VELOCITY_CONTROL, targetVelocity=speed, force=abs(net), physicsClientId=scene.client
-            )
-            self._assisting = True
-        elif self._assisting:
-            scene.restore_thread_friction()
-            self._assisting = False
+        self._refresh()
 
     def progress(self) -> TaskProgress:
-        p = self._cell.params
-        done = self._cell.scene.turns_done()
+        """Read-only: the scene's last read-out."""
+        p, r = self._scene.params, self._scene.readout
         return TaskProgress(
-            turns_done=float(done),
+            turns_done=float(r.turns),
             turns_required=float(p.turns_required),
-            fastened=bool(done >= p.turns_required),
-            time_s=float(self._cell.time_s),
+            fastened=bool(self._scene.fasten.fastened(r.turns)),
+            time_s=float(r.time_s),
             task=p.task,
             shape=p.shape,
         )

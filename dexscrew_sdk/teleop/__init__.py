@@ -1,0 +1,1 @@
+"""Teleoperation: operator devices, wrist control, the arm follower and the scripted operator."""
