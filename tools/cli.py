@@ -1,78 +1,72 @@
-"""Operator verbs: calibrate, tactile-check, bus-monitor."""
+"""Operator verbs: `calibrate hand|tactile|arm`, `tactile-check`, `bus-monitor`, `dataset plot`.
+
+Each tool module has `add_arguments(parser)` and `run(args) -> exit code`, and
+is runnable on its own as `python -m tools.<module>` with the same arguments
+(`standalone`). The older `calibrate tactile-zero` and `calibrate joint-offsets`
+verbs remain as aliases of `calibrate tactile` and `calibrate hand`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
+import importlib.util
 import sys
-from pathlib import Path
 
 from dexscrew_sdk.cli import add_config_args
 
-
-def _calibrate(args: argparse.Namespace) -> int:
-    from dexscrew_sdk.cell import Cell
-    from tools import calibration
-
-    with Cell.connect(args.config, args.overrides) as cell:
-        if args.what == "tactile-zero":
-            result = calibration.run_tactile_zero(cell, args.out, args.frames)
-        else:
-            result = calibration.run_joint_offsets(cell, args.out, args.reference, args.frames)
-    print(json.dumps(result))
-    return 0
-
-
-def _tactile_check(args: argparse.Namespace) -> int:
-    from dexscrew_sdk.cell import Cell
-    from tools import tactile_check
-
-    with Cell.connect(args.config, args.overrides) as cell:
-        result = tactile_check.run(cell, args.frames, args.press, args.min_press_n)
-    for pad in result["pads"]:
-        print(
-            f"{pad['fingertip']:>7}: peak {pad['max_normal_n']:7.3f} N  active {pad['active_taxels']:3d}  "
-            f"stuck {pad['stuck_taxels']:3d}",
-            file=sys.stderr,
-        )
-    print(json.dumps(result))
-    return 0 if result["ok"] else 1
+# calibrate WHAT -> (tool module, help, aliases)
+CALIBRATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "hand": ("tools.hand_calibration", "hand joint offsets from the zero pose or a jig, verified", ("joint-offsets",)),
+    "tactile": (
+        "tools.tactile_calibration",
+        "unloaded baseline and noise floor of every taxel, drift",
+        ("tactile-zero",),
+    ),
+    "arm": ("tools.arm_check", "the controller's TCP and payload, limits and workspace, a slow move home", ()),
+}
+# top-level verb -> (tool module, help)
+VERBS: dict[str, tuple[str, str]] = {
+    "tactile-check": ("tools.tactile_check", "dead, stuck, saturated and noisy taxels; the press test; pictures"),
+    "bus-monitor": ("tools.bus_monitor", "rate, latency, sequence gaps, size and bandwidth of every stream"),
+}
+DATASET_PLOT = ("tools.dataset_plot", "plots of one episode or a dataset summary (PNG)")
 
 
-def _bus_monitor(args: argparse.Namespace) -> int:
-    from tools import bus_monitor
-
-    print(json.dumps(bus_monitor.monitor(bus_monitor.load(args.config, args.overrides), args.duration)))
-    return 0
+def _add(sub: argparse._SubParsersAction, name: str, module_name: str, help_text: str, aliases=()) -> None:
+    if importlib.util.find_spec(module_name) is None:  # TEMPORARY while the tools land
+        return
+    module = importlib.import_module(module_name)
+    if not hasattr(module, "add_arguments"):  # TEMPORARY while the tools land
+        return
+    p = sub.add_parser(name, help=help_text, aliases=list(aliases), description=module.__doc__.split("\n\n")[0])
+    if getattr(module, "TAKES_CONFIG", True):
+        add_config_args(p)
+    module.add_arguments(p)
+    p.set_defaults(func=module.run)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calibrate", help="hand calibration: tactile zero or joint offsets, written as JSON")
-    p.add_argument("what", choices=["tactile-zero", "joint-offsets"])
-    add_config_args(p)
-    p.add_argument("--out", type=Path, required=True, help="JSON file the XHand driver will read")
-    p.add_argument("--frames", type=int, default=100, help="samples to average")
-    p.add_argument(
-        "--reference",
-        type=float,
-        nargs=12,
-        metavar="RAD",
-        help="joint-offsets: the jig pose, 12 values in canonical order (default all zero)",
-    )
-    p.set_defaults(func=_calibrate)
+    p = sub.add_parser("calibrate", help="calibrate the hand, the fingertip pads or check the arm's setup")
+    what = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    for name, (module_name, help_text, aliases) in CALIBRATIONS.items():
+        _add(what, name, module_name, help_text, aliases)
+    for name, (module_name, help_text) in VERBS.items():
+        _add(sub, name, module_name, help_text)
+    if "dataset" not in sub.choices:  # the recording package owns `dataset`; it adds `plot` with register_plot
+        p = sub.add_parser("dataset", help="dataset tools")
+        register_plot(p.add_subparsers(dest="dataset_verb", required=True, metavar="VERB"))
 
-    p = sub.add_parser("tactile-check", help="check every fingertip pad: quiet at rest, responsive to a press")
-    add_config_args(p)
-    p.add_argument("--frames", type=int, default=60)
-    p.add_argument(
-        "--press",
-        choices=["thumb", "index", "middle", "ring", "pinky"],
-        help="the fingertip the operator presses during the check",
-    )
-    p.add_argument("--min-press-n", type=float, default=0.5)
-    p.set_defaults(func=_tactile_check)
 
-    p = sub.add_parser("bus-monitor", help="rates, sequence gaps, latency and counters of a running cell's streams")
-    add_config_args(p)
-    p.add_argument("--duration", type=float, default=2.0, help="seconds to listen per node")
-    p.set_defaults(func=_bus_monitor)
+def register_plot(dataset_sub: argparse._SubParsersAction) -> None:
+    """`dataset plot`: for the `dataset` verb's own subparsers."""
+    _add(dataset_sub, "plot", *DATASET_PLOT)
+
+
+def standalone(tool: str, argv: list[str] | None = None) -> int:
+    """Run one tool as its own program: `python -m tools.bus_monitor CONFIG ...`."""
+    from dexscrew_sdk.cli import main as sdk_main
+
+    prefix = {"hand": ["calibrate", "hand"], "tactile": ["calibrate", "tactile"], "arm": ["calibrate", "arm"]}
+    prefix.update({v: [v] for v in VERBS} | {"plot": ["dataset", "plot"]})
+    return sdk_main(prefix[tool] + list(sys.argv[1:] if argv is None else argv))
