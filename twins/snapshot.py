@@ -1,4 +1,4 @@
-"""Pictures of the twin: scene PNGs from a few viewpoints (TinyRenderer, no display) and a tactile frame."""
+"""Pictures of the twin: scene PNGs from a few viewpoints (Scene.render, no display) and a tactile frame."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pybullet as pb
 
 from twins.cell import TwinCell
 from twins.tactile import frame_to_image
@@ -28,17 +27,6 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     path.write_bytes(png)
 
 
-def render(cell: TwinCell, yaw: float, pitch: float, size: tuple[int, int] = (480, 360)) -> np.ndarray:
-    s = cell.scene
-    target = pb.getLinkState(s.obj, 1, physicsClientId=s.client)[4]
-    view = pb.computeViewMatrixFromYawPitchRoll(target, 0.35, yaw, pitch, 0, 2, physicsClientId=s.client)
-    proj = pb.computeProjectionMatrixFOV(50, size[0] / size[1], 0.01, 5.0, physicsClientId=s.client)
-    _, _, rgba, _, _ = pb.getCameraImage(
-        size[0], size[1], view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=s.client
-    )
-    return np.asarray(rgba, dtype=np.uint8).reshape(size[1], size[0], 4)[:, :, :3]
-
-
 def snapshot(
     out: Path, task: str = "nut", shape: str = "triangular", seed: int = 0, settle_s: float = 1.0
 ) -> list[Path]:
@@ -52,7 +40,7 @@ def snapshot(
         paths = []
         for name, (yaw, pitch) in VIEWS.items():
             paths.append(out / f"twin_{task}_{shape}_{name}.png")
-            write_png(paths[-1], render(cell, yaw, pitch))
+            write_png(paths[-1], cell.scene.render(yaw, pitch))
         paths.append(out / f"twin_{task}_{shape}_tactile.png")
         write_png(paths[-1], frame_to_image(cell.tactile.frame().force_n))
         return paths

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dexscrew_sdk import kinematics
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.errors import ConfigError, DexscrewError
+from dexscrew_sdk.teleop.follow import ArmFollower, ReadOnlyWorld
 from twins.bullet import official_init_canonical
 
 PITCH_M = 0.00175
@@ -30,17 +30,18 @@ def _hold(cell: Cell) -> None:
 
 
 def _turn(cell: Cell, seconds: int, follow: bool) -> float:
-    """Assist the turning; with follow, lower the wrist with the nut (pitch x turns)."""
+    """Assist the turning; with follow, the arm follower lowers the wrist with the nut (pitch x turns)."""
+    follower = ArmFollower(cell.arm, ReadOnlyWorld(cell.world), PITCH_M)
+    follower.start()
     q0 = cell.arm.state().q_rad
-    pose0 = kinematics.forward(q0)
     start = cell.world.progress().turns_done
     for _ in range(seconds):
         cell.world.perturb("assist_turn")
         for _ in range(20):
             if follow:
-                pose = pose0.copy()
-                pose[2] -= (cell.world.progress().turns_done - start) * PITCH_M
-                cell.arm.servo(kinematics.inverse(pose, cell.arm.state().q_rad))
+                follower.step()
+            else:
+                cell.arm.servo(q0)
             cell.clock.wait()
     return cell.world.progress().turns_done - start
 
