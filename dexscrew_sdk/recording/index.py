@@ -28,6 +28,7 @@ INDEX_KEYS = (
     "cell_kind",
     "seed",
     "operator_device",
+    "control_hz",
     "success",
     "end_reason",
     "n_steps",
