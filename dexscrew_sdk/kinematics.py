@@ -1,7 +1,10 @@
 """UR5e forward and inverse kinematics from its published DH parameters.
 
-Used by the safety layer (workspace limits), the reference arm, the twins and
-the UR controller emulator, so that all of them agree on where the TCP is.
+Used by the safety layer (workspace limits), the reference arm, the twins,
+the UR controller emulator and teleoperation, so that all of them agree on
+where the TCP is. `inverse_all` is the closed-form solution of the UR wrist
+geometry (up to 8 branches); `inverse_nearest` picks the branch, and the
+multiple of 2 pi per joint, closest to the current configuration.
 """
 
 from __future__ import annotations
@@ -116,3 +119,95 @@ def inverse(
         norm = float(np.linalg.norm(step))
         q = q + (step if norm < 0.5 else step * (0.5 / norm))  # bounded steps near singularities
     return None
+
+
+def _wrap_near(q: np.ndarray, q_near: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray | None:
+    """Each joint shifted by a multiple of 2 pi to lie closest to q_near within [lower, upper]; None if impossible."""
+    k = np.round((q_near - q) / (2 * np.pi))
+    out = q + 2 * np.pi * k
+    for _ in range(2):  # at most one more wrap either way brings it inside +-2 pi limits
+        out = np.where(out > upper, out - 2 * np.pi, out)
+        out = np.where(out < lower, out + 2 * np.pi, out)
+    if ((out < lower - 1e-9) | (out > upper + 1e-9)).any():
+        return None
+    return out
+
+
+def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None) -> list[np.ndarray]:
+    """Every closed-form joint solution (angles in (-pi, pi]) placing the TCP at `pose`; [] if unreachable."""
+    t = pose_to_matrix(np.asarray(pose, dtype=float))
+    if tcp_offset is not None:
+        t = t @ np.linalg.inv(pose_to_matrix(tcp_offset))
+    d1, _, _, d4, d5, d6 = UR5E_D
+    a2, a3 = UR5E_A[1], UR5E_A[2]
+    p05 = t @ np.array([0.0, 0.0, -d6, 1.0])
+    r = float(np.hypot(p05[0], p05[1]))
+    if r < abs(d4):
+        return []
+    out: list[np.ndarray] = []
+    t60 = np.linalg.inv(t)
+    for s1 in (1.0, -1.0):
+        th1 = float(np.arctan2(p05[1], p05[0]) + s1 * np.arccos(np.clip(d4 / r, -1.0, 1.0)) + np.pi / 2)
+        c1, si1 = np.cos(th1), np.sin(th1)
+        c5 = (t[0, 3] * si1 - t[1, 3] * c1 - d4) / d6
+        if abs(c5) > 1.0 + 1e-9:
+            continue
+        for s5 in (1.0, -1.0):
+            th5 = s5 * float(np.arccos(np.clip(c5, -1.0, 1.0)))
+            sn5 = np.sin(th5)
+            if abs(sn5) < 1e-9:  # wrist singular: theta6 is free, take 0 (theta4 absorbs it)
+                th6 = 0.0
+            else:
+                th6 = float(
+                    np.arctan2(
+                        (-t60[1, 0] * si1 + t60[1, 1] * c1) / sn5,
+                        (t60[0, 0] * si1 - t60[0, 1] * c1) / sn5,
+                    )
+                )
+            t01 = _dh(th1, d1, 0.0, UR5E_ALPHA[0])
+            t45 = _dh(th5, d5, 0.0, UR5E_ALPHA[4])
+            t56 = _dh(th6, d6, 0.0, UR5E_ALPHA[5])
+            t14 = np.linalg.inv(t01) @ t @ np.linalg.inv(t45 @ t56)
+            px, py = t14[0, 3], t14[1, 3]  # shoulder, elbow and wrist 1 move in frame 1's x/y plane
+            dist2 = px * px + py * py
+            c3 = (dist2 - a2 * a2 - a3 * a3) / (2 * a2 * a3)
+            if abs(c3) > 1.0 + 1e-9:
+                continue
+            for s3 in (1.0, -1.0):
+                th3 = s3 * float(np.arccos(np.clip(c3, -1.0, 1.0)))
+                th2 = float(np.arctan2(py, px) - np.arctan2(a3 * np.sin(th3), a2 + a3 * np.cos(th3)))
+                t13 = _dh(th2, 0.0, a2, 0.0) @ _dh(th3, 0.0, a3, 0.0)
+                t34 = np.linalg.inv(t13) @ t14
+                th4 = float(np.arctan2(t34[1, 0], t34[0, 0]))
+                q = np.array([th1, th2, th3, th4, th5, th6])
+                out.append(np.arctan2(np.sin(q), np.cos(q)))
+    return out
+
+
+def inverse_nearest(
+    pose: np.ndarray,
+    q_near: np.ndarray,
+    tcp_offset: np.ndarray | None = None,
+    lower_rad: np.ndarray | None = None,
+    upper_rad: np.ndarray | None = None,
+    tol: float = 1e-6,
+) -> np.ndarray | None:
+    """The closed-form solution nearest q_near (max joint change), inside the joint limits; None if none."""
+    q_near = np.asarray(q_near, dtype=float)
+    lo = np.full(6, -2 * np.pi) if lower_rad is None else np.asarray(lower_rad, dtype=float)
+    hi = np.full(6, 2 * np.pi) if upper_rad is None else np.asarray(upper_rad, dtype=float)
+    target = pose_to_matrix(np.asarray(pose, dtype=float))
+    best, best_cost = None, np.inf
+    for q in inverse_all(pose, tcp_offset):
+        wrapped = _wrap_near(q, q_near, lo, hi)
+        if wrapped is None:
+            continue
+        t = link_frames(wrapped)[-1]
+        if tcp_offset is not None:
+            t = t @ pose_to_matrix(tcp_offset)
+        if np.linalg.norm(t[:3, 3] - target[:3, 3]) > tol or np.linalg.norm(t[:3, :3] - target[:3, :3]) > 1e3 * tol:
+            continue  # a branch that only satisfied the clipped equations (boundary of reach)
+        cost = float(np.max(np.abs(wrapped - q_near)))
+        if cost < best_cost:
+            best, best_cost = wrapped, cost
+    return best
