@@ -1,17 +1,25 @@
-"""`dexscrew bench twin`: full-twin real-time factor, RL-world throughput, bare PyBullet baseline."""
+"""`dexscrew bench twin`: full-twin real-time factor, RL-world throughput, bare PyBullet baseline, and
+what the shipped skills do in the full twin with the arm follower (and with a static arm)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pybullet as pb
 
+from dexscrew_sdk.teleop.follow import ArmFollower, ReadOnlyWorld
+from twins import objects
 from twins.bullet import load_hand, official_init_canonical
 from twins.cell import TwinCell
 from twins.rl_world import RevoluteWorld, RLWorldConfig
+
+FOLLOW_SIM_S = 120.0
+ALL_OBJECTS = [("nut", s) for s in objects.NUT_SHAPES] + [("screwdriver", s) for s in objects.HANDLE_SHAPES]
 
 
 def full_twin_rtf(sim_s: float) -> float:
@@ -64,13 +72,70 @@ def raw_hand_steps_per_s(steps: int, substeps: int = 10) -> float:
         pb.disconnect(client)
 
 
+def skill_session(cell: TwinCell, task: str, shape: str, seconds: float, follow: bool) -> dict[str, Any]:
+    """The shipped skill on the nominal scene for `seconds` of simulated time, one step per 50 ms; the
+    arm follower lowers the wrist by pitch x turns (follow) or the arm holds its start pose."""
+    from dexscrew_sdk.resources import shipped_skill
+    from dexscrew_sdk.skills.skill import Skill
+
+    cell.world.reset(task, shape, seed=0)
+    follower = ArmFollower(cell.arm, ReadOnlyWorld(cell.world), cell.params.pitch_m)
+    follower.start()
+    q_arm = cell.arm.q.copy()
+    skill = Skill.load(shipped_skill(task))
+    skill.start(cell.hand)
+    fastened_s = None
+    for _ in range(round(seconds / cell.control_period_s)):
+        skill.step()
+        if follow:
+            follower.step()
+        else:
+            cell.arm.servo(q_arm)
+        cell.advance(cell.control_period_s)
+        if fastened_s is None and cell.world.progress().fastened:
+            fastened_s = cell.time_s
+    skill.stop()
+    p, r = cell.world.progress(), cell.scene.readout
+    return {"turns": p.turns_done, "fastened_s": fastened_s, "stalled": r.stalled, "unseated": r.unseated}
+
+
+def _progress(items: list[Any], what: str) -> Iterable[Any]:
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with the evaluation extra; the bench runs without it
+        return items
+    return tqdm(items, desc=what, unit="object")
+
+
+def follow_figures(seconds: float) -> dict[str, Any]:
+    """full_twin_follow_turns_<task>_<shape> for every object, and the static-arm nut figures."""
+    out: dict[str, Any] = {}
+    cell = TwinCell()
+    try:
+        for task, shape in _progress(ALL_OBJECTS, "skill + arm follower"):
+            res = skill_session(cell, task, shape, seconds, follow=True)
+            out[f"full_twin_follow_turns_{task}_{shape}"] = round(res["turns"], 3)
+            out[f"full_twin_follow_fastened_s_{task}_{shape}"] = res["fastened_s"] and round(res["fastened_s"], 2)
+            out[f"full_twin_follow_stalled_{task}_{shape}"] = res["stalled"]
+        res = skill_session(cell, "nut", "triangular", seconds, follow=False)
+        out["full_twin_static_arm_turns_nut_triangular"] = round(res["turns"], 3)
+        out["full_twin_static_arm_stalled_nut_triangular"] = res["stalled"]
+    finally:
+        cell.close()
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(getattr(args, "quick", False))
     sim_s, rl_steps, envs = (2.0, 20, 16) if quick else (20.0, 150, 16)
     raw = raw_hand_steps_per_s(200 if quick else 2000)
     rtf = full_twin_rtf(sim_s)
     rl = rl_world_steps_per_s(envs, rl_steps)
+    follow = follow_figures(5.0 if quick else FOLLOW_SIM_S)
     return {
+        **follow,
+        "follow_sim_s": 5.0 if quick else FOLLOW_SIM_S,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
         "full_twin_rtf": round(rtf, 2),
         "rl_world_steps_per_s": round(rl, 1),
         "pybullet_raw_steps_per_s": round(raw, 1),
