@@ -23,6 +23,7 @@ from dexscrew_sdk.records import DeviceInfo, TactileFrame
 from dexscrew_sdk.sim_arm import SimulatedArm, SimulationClock
 from dexscrew_sdk.sim_hand import SimulatedHand
 from twins.bullet import HandDrive
+from twins.faults import SensorReadout
 from twins.scene import Readout, Scene, TaskParams
 from twins.tactile import TaxelModel
 from twins.world import TwinWorld
@@ -49,19 +50,22 @@ class TwinHand(SimulatedHand):
 
     model = "twin-xhand"
 
-    def __init__(self, drive: HandDrive, readout: Readout, **kwargs: Any) -> None:
+    def __init__(self, drive: HandDrive, readout: Readout, sensors: SensorReadout, **kwargs: Any) -> None:
         self._drive = drive
+        self._sensors = sensors  # what the hand reports and where its loop puts the joints (faults, calibration)
+        self._target = readout.hand_q_rad.copy()
         super().__init__(**kwargs)
         self.observe(readout)
-        self.hold(readout.hand_q_rad)
+        self.hold(self.q)
 
     @property
     def target(self) -> np.ndarray:  # type: ignore[override]
-        return self._drive.target_rad
+        return self._target
 
     @target.setter
     def target(self, q_rad: np.ndarray) -> None:
-        self._drive.target_rad = np.asarray(q_rad, dtype=float).copy()
+        self._target = np.asarray(q_rad, dtype=float).copy()
+        self._drive.target_rad = self._sensors.drive_target(self._target, self._q_physical)
 
     @property
     def kp(self) -> np.ndarray:  # type: ignore[override]
@@ -76,7 +80,11 @@ class TwinHand(SimulatedHand):
         return self._drive.kd_nm_s_rad
 
     def observe(self, r: Readout) -> None:
-        self.q, self.qd, self.tau = r.hand_q_rad, r.hand_qd_rad_s, r.hand_tau_nm
+        self._q_physical = r.hand_q_rad
+        self.q, self.qd, self.tau = self._sensors.reported_q(r.hand_q_rad), r.hand_qd_rad_s, r.hand_tau_nm
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo.for_joints("hand", self.model, self.limits, 100.0, self._sensors.info_extra())
 
     def _torque_nm(self) -> np.ndarray:
         return self.tau.copy()
@@ -88,8 +96,9 @@ class TwinHand(SimulatedHand):
 
 
 class TwinTactile(TactileSensor):
-    def __init__(self) -> None:
+    def __init__(self, sensors: SensorReadout) -> None:
         super().__init__()
+        self._sensors = sensors
         self.force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
         self._frame_seq = 0
 
@@ -97,7 +106,8 @@ class TwinTactile(TactileSensor):
         self.force = force_n
 
     def info(self) -> DeviceInfo:
-        return DeviceInfo("tactile", "twin-xhand-tactile", rate_hz=100.0, extra={"shape": list(joints.TACTILE_SHAPE)})
+        extra = {"shape": list(joints.TACTILE_SHAPE), "calibration": self._sensors.info_extra()["calibration"]}
+        return DeviceInfo("tactile", "twin-xhand-tactile", rate_hz=100.0, extra=extra)
 
     def frame(self) -> TactileFrame:
         self._frame_seq += 1
@@ -110,8 +120,15 @@ class TwinCell(Simulated):
     control_period_s = 0.05
     TACTILE_PERIOD_S = 0.01
 
-    def __init__(self, params: TaskParams | None = None, seed: int = 0, **device_kwargs: Any) -> None:
+    def __init__(
+        self,
+        params: TaskParams | None = None,
+        seed: int = 0,
+        sensors: SensorReadout | None = None,
+        **device_kwargs: Any,
+    ) -> None:
         self.scene = Scene()
+        self.sensors = sensors or SensorReadout(seed=seed)  # faults and calibration from the configuration
         self.params = params or TaskParams()
         self.seed = seed
         self.faults = 0
@@ -120,9 +137,9 @@ class TwinCell(Simulated):
         self.taxels = TaxelModel(self.scene.hand, seed)
         r = self.scene.readout
         self.arm = TwinArm(self, r, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
-        self.hand = TwinHand(self.scene.hand_drive, r, limits=device_kwargs.get("hand_limits"))
-        self.tactile = TwinTactile()
-        self.world = TwinWorld(self.scene, self.rebuild, self.refresh)
+        self.hand = TwinHand(self.scene.hand_drive, r, self.sensors, limits=device_kwargs.get("hand_limits"))
+        self.tactile = TwinTactile(self.sensors)
+        self.world = TwinWorld(self.scene, self.rebuild, self.refresh, self.press)
 
     @property
     def time_s(self) -> float:
@@ -134,11 +151,16 @@ class TwinCell(Simulated):
         self.scene.hand_drive.gain_scale = gain_scale
         self.taxels = TaxelModel(self.scene.hand, seed, noise_n)
         self._acc = self._since_control = self._since_tactile = 0.0
+        self.sensors.reset()
         r = self.scene.readout
         self.arm.hold(r.arm_q_rad, r.arm_qd_rad_s)
         self.hand.observe(r)
-        self.hand.hold(r.hand_q_rad)
+        self.hand.hold(self.hand.q)
         self.tactile.observe(np.zeros(joints.TACTILE_SHAPE, dtype=np.float32))
+
+    def press(self, fingertip: str) -> None:
+        """The operator presses a fingertip pad with a flat probe (a World perturbation; tools never call it)."""
+        self.sensors.press(fingertip, self.scene.time_s)
 
     def refresh(self) -> None:
         """Re-read the engine after the World moved something, so every device sees it at once."""
@@ -173,7 +195,7 @@ class TwinCell(Simulated):
         self.hand.observe(r)
         if self._since_tactile >= self.TACTILE_PERIOD_S - 1e-9:
             self._since_tactile = 0.0
-            self.tactile.observe(self.taxels.frame(self.scene.obj.body))
+            self.tactile.observe(self.sensors.tactile(self.taxels.frame(self.scene.obj.body), self.scene.time_s))
 
     def devices(self) -> dict[str, Device]:
         return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile, "world": self.world}

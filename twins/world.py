@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dexscrew_sdk import joints
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.interfaces import World
 from dexscrew_sdk.records import DeviceInfo, TaskProgress
@@ -31,6 +32,7 @@ DEFAULT_RANDOMISATION: dict[str, Any] = {
     "tactile_noise_n": 0.01,
     "gain_scale": [0.9, 1.1],
 }
+PRESSES: tuple[str, ...] = tuple(f"press_{tip}" for tip in joints.FINGERTIP_NAMES)
 ASSIST_DURATION_S = 1.0
 DRAGGED_JOINTS = [1, 2, 4, 5, 6, 7]  # thumb rota1/2, index j1/j2, middle j1/j2 (canonical order)
 
@@ -41,8 +43,10 @@ class TwinWorld(World):
         scene: Scene,
         rebuild: Callable[[TaskParams, int, float, float], None],
         refresh: Callable[[], None],
+        press: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
+        self._press = press  # the operator pressing a fingertip pad (tactile checks on the twin)
         self._scene = scene
         self._rebuild = rebuild  # rebuilds the whole cell (every device holds the new scene)
         self._refresh = refresh  # every device re-reads the engine after a perturbation
@@ -51,7 +55,7 @@ class TwinWorld(World):
         return DeviceInfo(
             "world",
             "twin-world",
-            extra={"tasks": list(objects.TASKS), "perturbations": list(PERTURBATIONS)},
+            extra={"tasks": list(objects.TASKS), "perturbations": list(PERTURBATIONS + PRESSES)},
         )
 
     def reset(self, task: str, shape: str, seed: int = 0, randomisation: dict[str, Any] | None = None) -> None:
@@ -88,8 +92,10 @@ class TwinWorld(World):
             scene.rotate_object(-0.25)
         elif kind == "assist_turn":  # a bounded fastening torque for a while: a scripted stand-in for a skill
             scene.start_assist(ASSIST_DURATION_S)
+        elif kind in PRESSES and self._press is not None:  # a flat probe on one pad for a second
+            self._press(kind.removeprefix("press_"))
         else:
-            raise ConfigError(f"unknown perturbation {kind!r}; choose one of {list(PERTURBATIONS)}")
+            raise ConfigError(f"unknown perturbation {kind!r}; choose one of {list(PERTURBATIONS + PRESSES)}")
         self._refresh()
 
     def progress(self) -> TaskProgress:
