@@ -1,0 +1,220 @@
+"""`dexscrew teleop` (drive the cell) and `dexscrew record` (drive it and record demonstrations)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+OPERATORS = ("scripted", "rehearsal", "keyboard", "gamepad", "spacemouse", "quest")
+HUMAN = ("keyboard", "gamepad", "spacemouse", "quest")
+
+
+def _pitch_m(cfg: Any) -> float:
+    for spec in cfg.nodes.values():
+        if "pitch_m" in spec.params:
+            return float(spec.params["pitch_m"])
+    return 0.00175  # the M12 thread of the twin's default task
+
+
+def make_device(name: str, cell: Any, args: argparse.Namespace, period_s: float) -> Any:
+    from dexscrew_sdk.teleop import scripted
+
+    if name == "scripted" and "world" not in cell.devices:
+        print("this cell has no World: the scripted operator runs the World-free rehearsal script", file=sys.stderr)
+        name = "rehearsal"
+    if name == "scripted":
+        from dexscrew_sdk.teleop.follow import ReadOnlyWorld
+
+        imp = scripted.Imperfections(
+            reaction_delay_s=args.reaction_delay_s,
+            jitter_m=args.jitter_m,
+            follow_lag_s=args.follow_lag_s,
+            misalignment_m=args.misalignment_m,
+            seed=args.operator_seed,
+        )
+        params = scripted.ScriptParams(imperfections=imp)
+        return scripted.ScriptedOperator(ReadOnlyWorld(cell.world), cell.arm, _pitch_m(cell.config), period_s, params)
+    if name == "rehearsal":
+        return scripted.RehearsalOperator(period_s, scripted.RehearsalParams(duration_s=min(args.seconds, 6.0)))
+    if name == "keyboard":
+        from dexscrew_sdk.teleop.devices.keyboard import KeyboardDevice
+
+        return KeyboardDevice()
+    if name == "gamepad":
+        from dexscrew_sdk.teleop.devices.gamepad import GamepadDevice
+
+        return GamepadDevice()
+    if name == "spacemouse":
+        from dexscrew_sdk.teleop.devices.spacemouse import SpaceMouseDevice
+
+        return SpaceMouseDevice()
+    from dexscrew_sdk.teleop.devices.quest import QuestDevice
+
+    return QuestDevice(ip_address=args.quest_ip)
+
+
+@contextlib.contextmanager
+def _cell(args: argparse.Namespace) -> Iterator[Any]:
+    from dexscrew_sdk import config as config_mod
+    from dexscrew_sdk.cell import Cell
+    from dexscrew_sdk.launcher import Launcher
+    from dexscrew_sdk.resources import config_path
+
+    path = config_path(args.cell)
+    cfg = config_mod.load(path, args.overrides)
+    launcher = None if args.attach else Launcher(cfg, path, args.overrides, out=sys.stderr)
+    try:
+        if launcher is not None:
+            launcher.start()
+        with Cell.connect(cfg, connect_timeout_s=20.0) as cell:
+            yield cell
+    finally:
+        if launcher is not None:
+            launcher.shutdown()
+
+
+def _meta(cell: Any) -> dict[str, Any]:
+    from dexscrew_sdk.recording.schema import config_hash
+
+    cfg = cell.config
+    kind = "twin" if "world" in cell.devices else ("hil" if cfg.name == "hil" else "real")
+    calib: list[dict[str, Any]] = []
+    for dev in ("hand", "tactile"):
+        if dev in cell.devices:
+            found = cell.devices[dev].info().extra.get("calibration") or {}
+            calib += [v for v in found.values() if isinstance(v, dict) and "path" in v and "sha256" in v]
+    text = Path(cfg.source).read_text() if cfg.source is not None else cfg.name
+    return {"cell": cfg.name, "cell_kind": kind, "cell_config_hash": config_hash(text), "calibration_files": calib}
+
+
+def run(args: argparse.Namespace, record: bool) -> int:
+    from dexscrew_sdk.evaluation.seeds import RECORDING
+    from dexscrew_sdk.resources import shipped_skill
+    from dexscrew_sdk.skills.skill import Skill
+    from dexscrew_sdk.teleop.hand_control import HandControl
+    from dexscrew_sdk.teleop.session import SessionConfig, TeleopSession
+    from dexscrew_sdk.teleop.status import StatusLine
+    from dexscrew_sdk.teleop.tool_frame import tool_offset
+    from dexscrew_sdk.teleop.wrist import WristController
+
+    skill = Skill.load(args.skill or shipped_skill(args.task))
+    with _cell(args) as cell:
+        period = cell.clock.period_s
+        device = make_device(args.operator, cell, args, period)
+        scripted_run = device.name in ("scripted", "rehearsal")
+        cfg = SessionConfig(
+            task=args.task,
+            shape=args.shape,
+            episodes=args.episodes if record else 1,
+            max_episode_s=args.seconds,
+            auto_start=scripted_run,
+            seeds=[RECORDING.seed(args.seed_index + i) for i in range(args.episodes)]
+            if "world" in cell.devices
+            else [],
+            randomisation={"enabled": True} if args.randomised else {},
+        )
+        recorder = None
+        if record:
+            from dexscrew_sdk.recording import Recorder
+
+            cfg.meta = _meta(cell)
+            recorder = Recorder(args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync)
+        wrist = WristController(tool_offset(args.task), period, cell.arm.limits)
+        status = StatusLine(sys.stderr if not scripted_run else None)
+        session = TeleopSession(cell, device, wrist, HandControl(cell.hand, skill), cfg, recorder, status)
+        bar = _Progress(cfg.episodes, enabled=record)
+        try:
+            with device:
+                outcomes = session.run(progress=bar)
+        finally:
+            with contextlib.suppress(Exception):
+                cell.arm.stop()
+            if recorder is not None:
+                recorder.close()
+            if bar is not None:
+                bar.close()
+    kept = [o for o in outcomes if o.kept]
+    labelled = [o for o in kept if o.success is not None]
+    summary = {
+        "verb": "record" if record else "teleop",
+        "operator": device.name,
+        "episodes_kept": len(kept),
+        "attempts": len(outcomes),
+        "success_rate": None if not labelled else sum(o.success for o in labelled) / len(labelled),  # type: ignore[misc]
+        "steps": sum(o.steps for o in kept),
+        "files": [o.path for o in kept if o.path],
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+class _Progress:
+    """Episodes, steps and success rate so far (tqdm when installed, a line per episode otherwise)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.bar = total, None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit="episode", file=sys.stderr)
+            except ImportError:
+                pass
+        self.enabled = enabled
+
+    def __call__(self, outcomes: list[Any]) -> None:
+        if not self.enabled:
+            return
+        kept = [o for o in outcomes if o.kept]
+        ok = [o.success for o in kept if o.success is not None]
+        info = {"steps": sum(o.steps for o in kept), "success": f"{sum(ok)}/{len(ok)}" if ok else "-"}
+        if self.bar is not None:
+            self.bar.n = len(kept)
+            self.bar.set_postfix(info)
+        else:
+            print(f"episode {len(kept)}/{self.total}: {info}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cell",
+        default="twin_cell",
+        help="shipped configuration name (twin_cell, hil_cell, ...) or a file (default twin_cell)",
+    )
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--attach", action="store_true", help="use a cell already started with `dexscrew up`")
+    p.add_argument("--operator", choices=OPERATORS, default="keyboard", help="input device or scripted operator")
+    p.add_argument("--task", choices=["nut", "screwdriver"], default="nut")
+    p.add_argument("--shape", default="square", help="nut: square triangular hexagonal cross; handle: octagon ...")
+    p.add_argument("--skill", type=Path, default=None, help="skill folder (default: the shipped skill of TASK)")
+    p.add_argument("--seconds", type=float, default=60.0, help="longest episode, seconds of the cell's clock")
+    p.add_argument("--randomised", action="store_true", help="twins: randomised scenes (default nominal)")
+    p.add_argument("--seed-index", type=int, default=0, help="twins: first scene seed index in the recording range")
+    p.add_argument("--quest-ip", default=None, help="Quest over Wi-Fi adb (default: USB)")
+    g = p.add_argument_group("scripted operator imperfections (stored in each episode)")
+    g.add_argument("--operator-seed", type=int, default=0)
+    g.add_argument("--reaction-delay-s", type=float, default=0.0)
+    g.add_argument("--jitter-m", type=float, default=0.0)
+    g.add_argument("--follow-lag-s", type=float, default=0.0)
+    g.add_argument("--misalignment-m", type=float, default=0.0)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("teleop", help="drive a cell's wrist and finger skill from an input device (no recording)")
+    _add_common(p)
+    p.set_defaults(func=lambda a: run(a, record=False), episodes=1)
+    p = sub.add_parser("record", help="teleoperate and record demonstrations into a dataset folder")
+    _add_common(p)
+    p.add_argument("--episodes", type=int, default=1, help="episodes to keep")
+    p.add_argument("--out", type=Path, default=None, help="dataset folder (default data/TASK_SHAPE); resumes into it")
+    p.add_argument("--fsync", choices=["episode", "step"], default="episode", help="durability policy")
+    p.set_defaults(func=lambda a: run(a, record=True))
