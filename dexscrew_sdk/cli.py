@@ -23,6 +23,7 @@ PLUGIN_COMMANDS: tuple[str, ...] = (
     "drivers.cli",
     "policies.cli",
     "tools.cli",
+    "dexscrew_sdk.evaluation.cli",
 )
 # `dexscrew bench NAME`: NAME -> "module:function(argparse.Namespace) -> dict"
 BENCHES: dict[str, str] = {
