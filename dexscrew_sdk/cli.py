@@ -22,6 +22,7 @@ PLUGIN_COMMANDS: tuple[str, ...] = (
     "twins.cli",
     "drivers.cli",
     "policies.cli",
+    "dexscrew_sdk.recording.cli",  # before tools.cli: it adds `dataset plot` to this verb
     "tools.cli",
     "dexscrew_sdk.evaluation.cli",
 )
@@ -31,6 +32,7 @@ BENCHES: dict[str, str] = {
     "twin": "twins.bench:run",
     "ur5e": "drivers.bench_ur5e:run",
     "rl": "policies.rl.bench:run",
+    "record": "dexscrew_sdk.recording.bench:run",
 }
 
 

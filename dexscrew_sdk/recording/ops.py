@@ -97,9 +97,9 @@ def _derive(
     return written
 
 
-def merge(sources: Iterable[Path | str], out: Path | str) -> list[int]:
+def merge(sources: Iterable[Path | str], out: Path | str, on_episode: Callable[[], None] | None = None) -> list[int]:
     """Copy every episode of the sources into `out` (new or existing), renumbered, provenance kept."""
-    return _derive([Dataset(s) for s in sources], out, lambda _: True)
+    return _derive([Dataset(s) for s in sources], out, lambda _: True, on_episode=on_episode)
 
 
 def filter_dataset(

@@ -1,0 +1,147 @@
+"""`dexscrew bench record`: the recorder's storage figures on synthetic 20 Hz steps with tactile.
+
+- dropped_frames: in a real-time paced episode, control steps with no row plus rows in which any
+  source's newest sample is older than one control period (late) or missing.
+- finalize_ms_p99: from `end()` until the episode file is fsynced, renamed and in the index
+  (background work included), over full-length episodes.
+- step_overhead_ms_p99: the recorder's cost per control step (the `append` call) with the default
+  policy (fsync per episode), next to the same loop's step time without the recorder (ratio);
+  fsync per step is reported separately.
+Twin figures (lockstep_record_rtf, full_twin_rtf, scripted_success_rate) come from the modules
+in TWIN_HOOKS when they are installed: each `run(args) -> dict` is merged into the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexscrew_sdk.clock import RealTimeClock
+from dexscrew_sdk.recording.episode import read_meta
+from dexscrew_sdk.recording.recorder import Recorder
+from dexscrew_sdk.recording.synthetic import synthetic_meta, synthetic_steps
+from dexscrew_sdk.records import ArmState, HandState, TactileFrame
+
+TWIN_HOOKS: tuple[str, ...] = ("dexscrew_sdk.teleop.bench_record:run",)
+CONTROL_HZ = 20.0
+
+
+def _p99(x: list[float]) -> float:
+    return float(np.percentile(np.asarray(x), 99)) if x else float("nan")
+
+
+def _restamp(step: Any, stamp_ns: int, index: int) -> Any:
+    """A synthetic step re-stamped as if its sources had just been read at `stamp_ns`."""
+    step.step_index, step.stamp_ns = index, stamp_ns
+    a, h, t = step.arm, step.hand, step.tactile
+    step.arm = ArmState(a.seq, stamp_ns - 1_000_000, a.q_rad, a.qd_rad_s, a.tcp_pose, a.tcp_force_n, a.mode, a.cmd_seq)
+    step.hand = HandState(h.seq, stamp_ns - 1_000_000, h.q_rad, h.torque_nm, h.mode, h.cmd_seq)
+    step.tactile = TactileFrame(t.seq, stamp_ns - 1_000_000, t.force_n)
+    return step
+
+
+def paced_episode(root: Path, seconds: float) -> dict[str, Any]:
+    """One real-time episode at 20 Hz: what a slow disk or a stalled recorder would drop."""
+    n = round(seconds * CONTROL_HZ)
+    clock = RealTimeClock(1.0 / CONTROL_HZ)
+    with Recorder(root / "paced") as rec:
+        ep = rec.begin(synthetic_meta())
+        t0 = time.monotonic()
+        steps = synthetic_steps(n)
+        for step in steps:
+            index = round((time.monotonic() - t0) * CONTROL_HZ)  # a skipped period leaves a gap
+            if index >= n:
+                break
+            ep.append(_restamp(step, time.monotonic_ns(), index))
+            clock.wait()
+        done = ep.end(success=True).wait()
+    m = read_meta(done.path)
+    return {
+        "paced_steps": n,
+        "paced_rows": m["n_steps"],
+        "dropped_frames": int(n - m["n_steps"]) + int(m["steps_with_late_or_missing"]),
+        "paced_clock_overruns": clock.overruns,
+    }
+
+
+def unpaced(root: Path, episodes: int, steps: int, fsync: str) -> dict[str, list[float]]:
+    """Per-step loop times with and without `append`, and each episode's finalisation time."""
+    base, with_rec, append_ms, finalize, begin, size = [], [], [], [], [], []
+    for step in synthetic_steps(steps):  # the same loop without the recorder (building the step is the loop)
+        t = time.perf_counter()
+        _restamp(step, time.monotonic_ns(), step.step_index)
+        base.append((time.perf_counter() - t) * 1e3)
+    with Recorder(root / f"unpaced_{fsync}", fsync=fsync) as rec:
+        pending = None
+        for e in range(episodes):
+            t = time.perf_counter()
+            ep = rec.begin(synthetic_meta(seed=e))
+            begin.append((time.perf_counter() - t) * 1e3)
+            for step in synthetic_steps(steps, seed=e):
+                t = time.perf_counter()
+                s = _restamp(step, time.monotonic_ns(), step.step_index)
+                ta = time.perf_counter()
+                ep.append(s)
+                end = time.perf_counter()
+                append_ms.append((end - ta) * 1e3)
+                with_rec.append((end - t) * 1e3)
+            if pending is not None:  # at 20 Hz the previous one is long done; do not measure a backlog
+                done = pending.wait()
+                finalize.append(done.finalize_ms)
+                size.append(float(done.path.stat().st_size))
+            pending = ep.end(success=True)
+        if pending is not None:
+            done = pending.wait()
+            finalize.append(done.finalize_ms)
+            size.append(float(done.path.stat().st_size))
+    return {"base": base, "with": with_rec, "append": append_ms, "finalize": finalize, "begin": begin, "size": size}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = bool(getattr(args, "quick", False))
+    seconds = 5.0 if quick else 120.0  # 2 minutes at 20 Hz with tactile
+    episodes = 3 if quick else 10
+    steps = 200 if quick else round(120 * CONTROL_HZ)
+    with tempfile.TemporaryDirectory(prefix="dexscrew-bench-record-") as tmp:
+        root = Path(tmp)
+        paced = paced_episode(root, seconds)
+        ep = unpaced(root, episodes, steps, "episode")
+        fs = unpaced(root, 1, min(steps, 400), "step")
+    base_p99, with_p99 = _p99(ep["base"]), _p99(ep["with"])
+    result: dict[str, Any] = {
+        "bench": "record",
+        "quick": quick,
+        **paced,
+        "episodes": episodes,
+        "steps_per_episode": steps,
+        "episode_bytes": int(max(ep["size"])),
+        "finalize_ms_p99": round(_p99(ep["finalize"]), 2),
+        "finalize_ms_max": round(max(ep["finalize"]), 2),
+        "begin_ms_max": round(max(ep["begin"]), 3),
+        "step_overhead_ms_p99": round(_p99(ep["append"]), 4),
+        "loop_step_ms_p99_without_recorder": round(base_p99, 4),
+        "loop_step_ms_p99_with_recorder": round(with_p99, 4),
+        "loop_step_ratio_with_vs_without": round(with_p99 / base_p99, 3) if base_p99 > 0 else None,
+        "step_overhead_ms_p99_fsync_per_step": round(_p99(fs["append"]), 4),
+        "targets": {"dropped_frames": 0, "finalize_ms_p99": 200, "step_overhead_ms_p99": 2},
+        "loadavg_1m": os.getloadavg()[0],
+    }
+    for target in TWIN_HOOKS:
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            result.setdefault("twin_figures", "not installed: " + module_name)
+            continue
+        result.update(getattr(module, attr)(args))
+    result["loadavg_1m"] = os.getloadavg()[0]
+    return result
