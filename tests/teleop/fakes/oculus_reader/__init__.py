@@ -1,0 +1,1 @@
+"""A fake of oculus_reader (github.com/rail-berkeley/oculus_reader), for tests only."""
