@@ -4,7 +4,7 @@ The operator moves this frame, not the flange: turning about its z turns about
 the object's axis, moving along its z lowers the hand along the bolt. Its
 origin is the thumb-index midpoint at the skill's initial targets (where the
 skill was trained to hold the object) and its z the object's axis in that
-nominal grasp, both measured on the hand model; the hand mount (palm in the
+nominal grasp, both from the hand model (twins.grasp); the hand mount (palm in the
 flange frame) then places it on the arm. `tool_offset` is the one place that
 combines them; every consumer (wrist control, scripted operators, recording
 metadata) asks it.
@@ -69,27 +69,15 @@ def _xyz_rpy_matrix(xyz: np.ndarray, rpy: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def nominal_grasp(task: str) -> Grasp:
-    """The grasp the skill for `task` was trained in, measured on the hand model (needs the `sim` extra)."""
+    """The grasp the skill for `task` was trained in, in the palm frame, from the hand model's geometry."""
     layout.check_task(task)
     try:
-        import pybullet as pb
-
-        from twins.bullet import load_hand, official_init_canonical, tilted_hand_matrix
-        from twins.scene import TaskParams
+        from twins.grasp import nominal_grasp as model_grasp  # pure numpy: no engine needed
     except ImportError as exc:
-        raise TeleopError(
-            f"the tool frame is measured on the hand model, which needs PyBullet: pip install 'dexscrew-sdk[sim]' "
-            f"({exc})"
-        ) from None
-    client = pb.connect(pb.DIRECT)
-    try:
-        hand = load_hand(client, np.zeros(3))  # palm at the origin: world = palm frame
-        centre = np.asarray(hand.grasp_centre(official_init_canonical(task)), dtype=float)
-    finally:
-        pb.disconnect(client)
-    palm_in_world = tilted_hand_matrix(TaskParams().tilt_rad)  # the object stands vertical in that grasp
-    axis = palm_in_world.T @ np.array([0.0, 0.0, 1.0])
-    return Grasp(centre, axis / np.linalg.norm(axis))
+        raise TeleopError(f"the tool frame comes from the hand model in the `twins` package ({exc})") from None
+    g = model_grasp(task)
+    axis = np.asarray(g.axis, dtype=float)
+    return Grasp(np.asarray(g.centre_m, dtype=float), axis / np.linalg.norm(axis))
 
 
 def tool_offset(task: str, mount: np.ndarray | None = None, grasp: Grasp | None = None) -> np.ndarray:
