@@ -9,6 +9,9 @@ goes through `codec.decode`, so a socket never hands garbage to the caller.
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +69,7 @@ class CurveKeys:
     authorized_clients_dir: Path | None = None  # nodes only
 
     def apply_server(self, sock: zmq.Socket) -> None:
+        check_secret_file(self.own_secret_file)
         public, secret = _load_certificate(self.own_secret_file)
         sock.curve_secretkey = secret
         sock.curve_publickey = public
@@ -74,6 +78,7 @@ class CurveKeys:
     def apply_client(self, sock: zmq.Socket) -> None:
         if self.server_public_file is None:
             raise ValueError("a CURVE client needs server_public_file")
+        check_secret_file(self.own_secret_file)
         public, secret = _load_certificate(self.own_secret_file)
         server_public, _ = _load_certificate(self.server_public_file)
         sock.curve_secretkey = secret
@@ -91,10 +96,40 @@ def _load_certificate(path: Path) -> tuple[bytes, bytes | None]:
 
 
 def generate_keys(directory: Path, name: str) -> tuple[Path, Path]:
-    """Write `<name>.key` (public) and `<name>.key_secret` into directory."""
+    """Write `<name>.key` (public, 0644) and `<name>.key_secret` (0600) into directory."""
     directory.mkdir(parents=True, exist_ok=True)
     public, secret = zmq.auth.create_certificates(str(directory), name)
+    os.chmod(secret, 0o600)
     return Path(public), Path(secret)
+
+
+def generate_cell_keys(directory: Path, nodes: list[str], client: str = "client") -> tuple[Path, Path]:
+    """`dexscrew keygen`: DIR/node holds the nodes' key pairs and only the client's PUBLIC key (in
+    node/clients, the authorised set); DIR/client (0700) holds the client's key pair and the nodes' public
+    keys. Each side's folder is all its machine needs; no secret leaves the side it belongs to."""
+    node_dir, client_dir = directory / "node", directory / "client"
+    node_dir.mkdir(parents=True, exist_ok=True)
+    client_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(client_dir, 0o700)
+    for node in nodes:
+        public, _ = generate_keys(node_dir, node)
+        shutil.copyfile(public, client_dir / public.name)
+    public, _ = generate_keys(client_dir, client)
+    (node_dir / "clients").mkdir(exist_ok=True)
+    shutil.copyfile(public, node_dir / "clients" / public.name)
+    return node_dir, client_dir
+
+
+def check_secret_file(path: Path) -> None:
+    """Refuse a secret key that others can read (as ssh does): it would let them impersonate its owner."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing: the certificate loader says so, with what to do
+    if mode & 0o077:
+        raise ConfigError(
+            f"CURVE secret key {path} is readable by others (mode {stat.S_IMODE(mode):o}); run chmod 600 {path}"
+        )
 
 
 class Context:

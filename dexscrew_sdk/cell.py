@@ -9,9 +9,9 @@ from dexscrew_sdk import config as config_mod
 from dexscrew_sdk.bus import Context
 from dexscrew_sdk.clock import Clock, LockstepClock, RealTimeClock
 from dexscrew_sdk.config import CellConfig
-from dexscrew_sdk.remote import NodeClient, RemoteArm, RemoteHand, RemoteTactile, RemoteWorld, require
-
-_PROXIES = {"arm": RemoteArm, "hand": RemoteHand, "tactile": RemoteTactile, "world": RemoteWorld}
+from dexscrew_sdk.errors import ConfigError
+from dexscrew_sdk.records import DeviceInfo
+from dexscrew_sdk.remote import PROXIES, NodeClient, RemoteArm, RemoteHand, RemoteTactile, RemoteWorld, require
 
 
 @dataclass
@@ -35,11 +35,14 @@ class Cell:
             nodes[name] = client
             client.call("", "ping", timeout_s=connect_timeout_s)
             for dev in spec.serves:
-                kind = dev.split("_")[0]  # "arm", "hand_left" -> "hand", ...
-                proxy_cls = _PROXIES.get(kind)
+                info = DeviceInfo.from_dict(client.call(dev, "info", timeout_s=connect_timeout_s))
+                proxy_cls = PROXIES.get(info.kind)  # the device says what it is; its name is only a name
                 if proxy_cls is None:
-                    continue
-                proxy = proxy_cls(client, dev)
+                    raise ConfigError(
+                        f"device {dev!r} of node {name!r} reports kind {info.kind!r}; "
+                        f"this SDK has proxies for {sorted(PROXIES)}"
+                    )
+                proxy = proxy_cls(client, dev, info=info)
                 proxy.connect()
                 devices[dev] = proxy
         period = 1.0 / cfg.control_hz

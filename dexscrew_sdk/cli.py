@@ -38,7 +38,11 @@ BENCHES: dict[str, str] = {
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     """The one way every verb takes a cell configuration."""
-    p.add_argument("config", type=Path, help="cell configuration file (TOML), e.g. configs/twin_cell.toml")
+    p.add_argument(
+        "config",
+        type=Path,
+        help="cell configuration: a TOML file, or the bare name of a shipped one (twin_cell, reference_cell, ...)",
+    )
     p.add_argument(
         "--set",
         dest="overrides",
@@ -66,15 +70,13 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    from dexscrew_sdk.bus import generate_keys
+    from dexscrew_sdk.bus import generate_cell_keys
 
-    out: Path = args.directory
-    for node in args.nodes:
-        generate_keys(out, node)
-    generate_keys(out / "clients", args.client)
+    node_dir, client_dir = generate_cell_keys(args.directory, args.nodes, args.client)
     print(
-        f"wrote node keys {args.nodes} to {out} and client key {args.client!r} to {out / 'clients'};"
-        f' set cell.curve_dir = "{out}" in the cell configuration'
+        f"wrote node keys {args.nodes} and the authorised client's public key to {node_dir} (copy it to the node's "
+        f"machine), and client {args.client!r}'s secret key with the nodes' public keys to {client_dir} (mode 0700, "
+        f'for the client\'s machine); set cell.curve_dir = "{args.directory}" in the cell configuration'
     )
     return 0
 

@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dexscrew_sdk.skills.layout import CONTROL_HZ
+
 if TYPE_CHECKING:
     from dexscrew_sdk.remote import NodeClient
+
+CONTROL_PERIOD_S = 1.0 / CONTROL_HZ  # 50 ms: skills, teleop, recording and the twins' control update
+__all__ = ["CONTROL_HZ", "CONTROL_PERIOD_S", "Clock", "JitterStats", "LockstepClock", "RealTimeClock"]
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,32 @@
 """Cell configuration: TOML files naming the nodes of a cell, with command-line overrides.
 
 A cell file has a ``[cell]`` table and one ``[nodes.<name>]`` table per node
-process; see ``configs/*.toml``. Overrides are ``dotted.key=value`` strings whose
-value is parsed as TOML (``nodes.cell.params.seed=3``, ``cell.lockstep=true``).
+process; see the shipped configurations (`dexscrew_sdk.configs`). Overrides are
+``dotted.key=value`` strings whose value is parsed as TOML
+(``nodes.cell.params.seed=3``, ``cell.lockstep=true``).
+
+Nothing is ignored: an unknown key anywhere (a table, a node, a factory's
+parameters, an override) is an error naming its dotted path and the valid keys,
+and every value is type-checked by the one loader in `dexscrew_sdk.params`.
 """
 
 from __future__ import annotations
 
 import importlib
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomllib
 
+from dexscrew_sdk import params as params_mod
+from dexscrew_sdk import resources
 from dexscrew_sdk.bus import CurveKeys, Endpoints
+from dexscrew_sdk.clock import CONTROL_HZ
 from dexscrew_sdk.errors import ConfigError
-from dexscrew_sdk.interfaces import ur5e_limits, xhand_limits
-from dexscrew_sdk.safety import JointLimits, Workspace
+from dexscrew_sdk.params import FACTORY_RULE, JointLimitParams, NodeContext, WorkspaceParams
 
 # Short factory names; any "package.module:function" works too. Resolved lazily so
 # the core never imports drivers or twins at import time.
@@ -29,19 +37,54 @@ FACTORIES: dict[str, str] = {
     "xhand": "drivers.xhand:make_xhand_node",
 }
 RESTART_POLICIES = ("never", "on-failure", "always")
+Restart = Literal["never", "on-failure", "always"]
+
+
+@dataclass
+class CellTable:
+    """`[cell]`."""
+
+    name: str = "cell"
+    host: str = "127.0.0.1"
+    lockstep: bool = False
+    control_hz: float = CONTROL_HZ
+    curve_dir: str | None = None  # `dexscrew keygen DIR`: DIR/node for nodes, DIR/client for clients
+    insecure: bool = False  # allow a non-loopback host without CURVE (a warning is logged)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.control_hz <= 1000:
+            raise ConfigError(f"control_hz must be in (0, 1000], got {self.control_hz}")
+        if not self.host:
+            raise ConfigError("host must not be empty")
 
 
 @dataclass
 class NodeSpec:
-    name: str
+    """`[nodes.<name>]`: the node's process and bus settings; `params` is the factory's own table."""
+
     factory: str
     base_port: int
     serves: list[str]
     publish_hz: float = 100.0
     watchdog_s: float = 0.2
-    restart: str = "on-failure"
+    restart: Restart = "on-failure"
     max_restarts: int = 5
     params: dict[str, Any] = field(default_factory=dict)
+    name: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        if not 1024 <= self.base_port <= 65533:
+            raise ConfigError(f"base_port {self.base_port} must be in [1024, 65533]")
+        if not self.serves:
+            raise ConfigError("serves must name at least one device")
+        if len(set(self.serves)) != len(self.serves) or not all(s.isidentifier() for s in self.serves):
+            raise ConfigError(f"serves {self.serves}: device names must be distinct identifiers")
+        if not 0 < self.publish_hz <= 10_000:
+            raise ConfigError(f"publish_hz must be in (0, 10000], got {self.publish_hz}")
+        if not 0 < self.watchdog_s <= 60:
+            raise ConfigError(f"watchdog_s must be in (0, 60], got {self.watchdog_s}")
+        if not 0 <= self.max_restarts <= 1000:
+            raise ConfigError(f"max_restarts must be in [0, 1000], got {self.max_restarts}")
 
 
 @dataclass
@@ -52,6 +95,7 @@ class CellConfig:
     control_hz: float
     nodes: dict[str, NodeSpec]
     curve_dir: Path | None = None
+    insecure: bool = False
     source: Path | None = None
 
     def endpoints(self, node: str) -> Endpoints:
@@ -64,24 +108,48 @@ class CellConfig:
         raise ConfigError(f"no node of cell {self.name!r} serves a device {device!r}")
 
     def node_curve(self, node: str) -> CurveKeys | None:
+        """A node's keys: its own secret and the authorised clients' public keys (DIR/node)."""
         if self.curve_dir is None:
             return None
-        return CurveKeys(self.curve_dir / f"{node}.key_secret", authorized_clients_dir=self.curve_dir / "clients")
+        d = self.curve_dir / "node"
+        return CurveKeys(d / f"{node}.key_secret", authorized_clients_dir=d / "clients")
 
     def client_curve(self, node: str, client: str = "client") -> CurveKeys | None:
+        """A client's keys: its own secret and the node's public key (DIR/client, 0700)."""
         if self.curve_dir is None:
             return None
-        return CurveKeys(
-            self.curve_dir / "clients" / f"{client}.key_secret", server_public_file=self.curve_dir / f"{node}.key"
-        )
+        d = self.curve_dir / "client"
+        return CurveKeys(d / f"{client}.key_secret", server_public_file=d / f"{node}.key")
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name or an interface ("*", "eth0"): treat as a network address
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> CellConfig:
-    path = Path(path)
+    """A configuration file, or the bare name of a shipped one (`twin_cell`), with overrides applied."""
+    path = resources.config_path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"configuration file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"configuration {path} is a directory; give a .toml file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration {path} is not a text (UTF-8 TOML) file") from None
+    except OSError as exc:
+        raise ConfigError(f"configuration {path} cannot be read: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     for item in overrides or []:
@@ -109,11 +177,23 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 
 
 def parse(raw: dict[str, Any], where: str = "<config>") -> CellConfig:
-    cell = _table(raw, "cell", where)
-    nodes_raw = _table(raw, "nodes", where)
-    if not nodes_raw:
+    top = sorted(set(raw) - {"cell", "nodes"})
+    if top:
+        raise ConfigError(f"{where}: unknown top-level keys {top}; valid keys: ['cell', 'nodes']")
+    try:
+        cell = params_mod.load(CellTable, raw.get("cell", {}), "cell")
+        nodes_raw = raw.get("nodes", {})
+        if not isinstance(nodes_raw, dict):
+            raise ConfigError(f"nodes must be a table of [nodes.<name>] tables, got {nodes_raw!r}")
+        nodes: dict[str, NodeSpec] = {}
+        for name, table in nodes_raw.items():
+            spec = params_mod.load(NodeSpec, table, f"nodes.{name}")
+            spec.name = name
+            nodes[name] = spec
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if not nodes:
         raise ConfigError(f"{where}: [nodes] is empty; a cell needs at least one node")
-    nodes = {name: _node(name, _table(nodes_raw, name, where), where) for name in nodes_raw}
     ports = [n.base_port for n in nodes.values()]
     for n in nodes.values():
         if sum(abs(n.base_port - p) < 3 for p in ports) > 1:
@@ -121,46 +201,27 @@ def parse(raw: dict[str, Any], where: str = "<config>") -> CellConfig:
     served = [d for n in nodes.values() for d in n.serves]
     if len(served) != len(set(served)):
         raise ConfigError(f"{where}: a device is served by two nodes: {served}")
-    curve = cell.get("curve_dir")
-    cfg = CellConfig(
-        name=str(cell.get("name", "cell")),
-        host=str(cell.get("host", "127.0.0.1")),
-        lockstep=_typed(cell, "lockstep", bool, False, where),
-        control_hz=float(_typed(cell, "control_hz", (int, float), 20.0, where)),
+    return CellConfig(
+        name=cell.name,
+        host=cell.host,
+        lockstep=cell.lockstep,
+        control_hz=cell.control_hz,
         nodes=nodes,
-        curve_dir=None if curve is None else Path(curve),
+        curve_dir=None if cell.curve_dir is None else Path(cell.curve_dir),
+        insecure=cell.insecure,
     )
-    if cfg.control_hz <= 0:
-        raise ConfigError(f"{where}: cell.control_hz must be positive")
-    return cfg
 
 
-def _node(name: str, t: dict[str, Any], where: str) -> NodeSpec:
-    ctx = f"{where} [nodes.{name}]"
-    factory = _typed(t, "factory", str, None, ctx)
-    port = _typed(t, "base_port", int, None, ctx)
-    if not 1024 <= port <= 65533:
-        raise ConfigError(f"{ctx}: base_port {port} must be in [1024, 65533]")
-    restart = _typed(t, "restart", str, "on-failure", ctx)
-    if restart not in RESTART_POLICIES:
-        raise ConfigError(f"{ctx}: restart {restart!r}; choose one of {RESTART_POLICIES}")
-    spec = NodeSpec(
-        name=name,
-        factory=factory,
-        base_port=port,
-        serves=list(_typed(t, "serves", list, None, ctx)),
-        publish_hz=float(_typed(t, "publish_hz", (int, float), 100.0, ctx)),
-        watchdog_s=float(_typed(t, "watchdog_s", (int, float), 0.2, ctx)),
-        restart=restart,
-        max_restarts=_typed(t, "max_restarts", int, 5, ctx),
-        params=dict(_typed(t, "params", dict, {}, ctx)),
-    )
-    if spec.publish_hz <= 0 or spec.watchdog_s <= 0:
-        raise ConfigError(f"{ctx}: publish_hz and watchdog_s must be positive")
-    return spec
+@dataclass(frozen=True)
+class Factory:
+    """A resolved node factory and the parameter dataclass it declares."""
+
+    name: str
+    make: Callable[[Any, NodeContext], Any]
+    params_type: type[Any]
 
 
-def resolve_factory(name: str) -> Callable[[dict[str, Any]], Any]:
+def resolve_factory(name: str) -> Factory:
     target = FACTORIES.get(name, name)
     module_name, sep, attr = target.partition(":")
     if not sep:
@@ -170,57 +231,69 @@ def resolve_factory(name: str) -> Callable[[dict[str, Any]], Any]:
     except ImportError as exc:
         raise ConfigError(f"factory {name!r}: cannot import {module_name}: {exc}") from None
     try:
-        return getattr(module, attr)
+        fn = getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"factory {name!r}: {module_name} has no {attr!r}") from None
+    if not callable(fn):
+        raise ConfigError(f"factory {name!r} is not a function; {FACTORY_RULE}")
+    return Factory(name, fn, params_mod.params_type(fn, name))
 
 
-def limits_from_params(params: dict[str, Any] | None, kind: str) -> JointLimits:
-    base = ur5e_limits() if kind == "arm" else xhand_limits()
-    if not params:
-        return base
-    unknown = set(params) - {"lower_rad", "upper_rad", "max_speed_rad_s"}
-    if unknown:
-        raise ConfigError(f"{kind}_limits: unknown keys {sorted(unknown)}")
-    try:
-        return base.narrowed(params.get("lower_rad"), params.get("upper_rad"), params.get("max_speed_rad_s"))
-    except ValueError as exc:
-        raise ConfigError(f"{kind}_limits: {exc}") from None
+def node_params(cfg: CellConfig, node: str) -> tuple[Factory, Any]:
+    """The factory of a node and its parameters, loaded and checked against the factory's dataclass."""
+    spec = cfg.nodes[node]
+    factory = resolve_factory(spec.factory)
+    return factory, params_mod.load(factory.params_type, spec.params, f"nodes.{node}.params")
 
 
-def workspace_from_params(params: dict[str, Any] | None) -> Workspace | None:
-    if params is None:
-        return None
-    try:
-        return Workspace(tuple(params["min_xyz_m"]), tuple(params["max_xyz_m"]))  # type: ignore[arg-type]
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"workspace needs min_xyz_m and max_xyz_m (3 values each): {exc}") from None
+def make_hosted(factory_name: str, table: dict[str, Any], ctx: NodeContext, path: str = "params") -> Any:
+    """Build a node's devices the one way: resolve the factory, load its parameters, call it."""
+    factory = resolve_factory(factory_name)
+    return factory.make(params_mod.load(factory.params_type, table, path), ctx)
 
 
-def cell_limits_from_params(params: dict[str, Any]) -> dict[str, Any]:
-    """A simulated cell's `arm_limits`, `hand_limits` and `workspace` keyword arguments from node parameters."""
+def check_all(cfg: CellConfig) -> None:
+    """Fail before anything starts if any node's parameters do not fit its factory."""
+    for name in cfg.nodes:
+        node_params(cfg, name)
+
+
+@dataclass
+class CellLimitParams:
+    """The limit keys every simulated cell factory takes (the one spelling, also used by the drivers)."""
+
+    arm_limits: JointLimitParams | None = None
+    hand_limits: JointLimitParams | None = None
+    workspace: WorkspaceParams | None = None
+
+
+def cell_limits(p: CellLimitParams) -> dict[str, Any]:
+    """A simulated cell's `arm_limits`, `hand_limits` and `workspace` keyword arguments."""
+    from dexscrew_sdk.interfaces import ur5e_limits, xhand_limits
+
     return {
-        "arm_limits": limits_from_params(params.get("arm_limits"), "arm"),
-        "hand_limits": limits_from_params(params.get("hand_limits"), "hand"),
-        "workspace": workspace_from_params(params.get("workspace")),
+        "arm_limits": arm_limits(p.arm_limits) if p.arm_limits else ur5e_limits(),
+        "hand_limits": hand_limits(p.hand_limits) if p.hand_limits else xhand_limits(),
+        "workspace": None if p.workspace is None else p.workspace.build(),
     }
 
 
-def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table")
-    return value
+def arm_limits(p: JointLimitParams | None) -> Any:
+    from dexscrew_sdk.interfaces import ur5e_limits
+
+    base = ur5e_limits()
+    return base if p is None else _narrow(p, base, "arm_limits")
 
 
-def _typed(t: dict[str, Any], key: str, kind: Any, default: Any, where: str) -> Any:
-    if key not in t:
-        if default is None:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-        return default
-    value = t[key]
-    if isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{where}: {key} must be {kind}, got a bool")
-    if not isinstance(value, kind):
-        raise ConfigError(f"{where}: {key} must be {getattr(kind, '__name__', kind)}, got {value!r}")
-    return value
+def hand_limits(p: JointLimitParams | None) -> Any:
+    from dexscrew_sdk.interfaces import xhand_limits
+
+    base = xhand_limits()
+    return base if p is None else _narrow(p, base, "hand_limits")
+
+
+def _narrow(p: JointLimitParams, base: Any, what: str) -> Any:
+    try:
+        return p.narrow(base)
+    except ConfigError as exc:
+        raise ConfigError(f"{what}: {exc}") from None

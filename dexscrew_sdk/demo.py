@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import config as config_mod
+from dexscrew_sdk import resources
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.launcher import Launcher
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO / "configs" / "twin_cell.toml"
-SHIPPED_SKILLS = REPO / "policies" / "skills"
+DEFAULT_CONFIG = "twin_cell"  # a shipped configuration (dexscrew_sdk/configs)
 
 
 def scripted_motion(cell: Cell, periods: int = 60, amplitude_rad: float = 0.15) -> dict[str, Any]:
@@ -57,7 +56,8 @@ def skill_session(cell: Cell, task: str, shape: str, duration_s: float, seed: in
 
     cell.world.reset(task, shape, seed=seed)
     q_arm = cell.arm.state().q_rad.copy()
-    skill = Skill.load(SHIPPED_SKILLS / task)
+    skill_dir = resources.shipped_skill(task)
+    skill = Skill.load(skill_dir)
     peak_touch = np.zeros(5)
 
     def observe(_: int) -> None:
@@ -70,7 +70,7 @@ def skill_session(cell: Cell, task: str, shape: str, duration_s: float, seed: in
     return {
         "task": task,
         "shape": shape,
-        "skill": str(SHIPPED_SKILLS / task),
+        "skill": str(skill_dir),
         "skill_steps": stats.steps,
         "nan_actions": stats.nan_actions,
         "sim_time_s": round(progress.time_s, 2),
@@ -106,7 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start a cell and run a session through the bus: on a twin, the shipped skill turns the nut; "
         "elsewhere, a scripted arm + hand motion",
     )
-    p.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG, help="cell configuration (TOML)")
+    p.add_argument(
+        "config", type=Path, nargs="?", default=Path(DEFAULT_CONFIG), help="cell configuration: file or shipped name"
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--task", choices=["nut", "screwdriver"], default="nut", help="twin: task and shipped skill")
     p.add_argument("--shape", default="triangular", help="twin: nut or handle shape")

@@ -27,6 +27,10 @@ class DeviceTimeoutError(DexscrewError, TimeoutError):
     """A device (local or remote) did not answer within its deadline."""
 
 
+class MoveTimeoutError(DeviceTimeoutError):
+    """A blocking move did not finish within its timeout; the arm was stopped where it was."""
+
+
 class RemoteCallError(DexscrewError):
     """A node executed an RPC and reported an error."""
 
@@ -56,6 +60,10 @@ class DeviceNotConnected(DexscrewError):
     """A method needing a connection was called before connect() or after close()."""
 
 
+class NodeExitedError(DexscrewError):
+    """A node process ended while it was expected to start serving; the message carries the node's own."""
+
+
 def error_class(kind: str) -> type[DexscrewError] | None:
     """The SDK exception class called `kind`, so remote errors re-raise as their own type."""
     return _BY_NAME.get(kind)
@@ -69,10 +77,12 @@ _BY_NAME: dict[str, type[DexscrewError]] = {
         CommandRejected,
         EmergencyStopActive,
         DeviceTimeoutError,
+        MoveTimeoutError,
         DeviceFault,
         ProtectiveStopError,
         HardwareEmergencyStopError,
         SkillError,
         DeviceNotConnected,
+        NodeExitedError,
     )
 }

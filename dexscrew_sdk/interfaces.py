@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import joints, kinematics
+from dexscrew_sdk.clock import CONTROL_PERIOD_S
 from dexscrew_sdk.errors import CommandRejected, EmergencyStopActive
 from dexscrew_sdk.records import (
     ArmState,
@@ -26,6 +27,24 @@ from dexscrew_sdk.records import (
     TaskProgress,
 )
 from dexscrew_sdk.safety import JointLimits, Workspace, as_vector, check_gains
+
+DEFAULT_MOVE_SPEED_RAD_S = 1.05
+DEFAULT_MOVE_TIMEOUT_S = 30.0
+# A move slower than this never ends in practice (1e-9 rad/s kept an arm busy until its timeout); faster than
+# this is not a speed any UR5e joint has (3.14 rad/s): both are refused as what they are, mistakes or attacks.
+MIN_MOVE_SPEED_RAD_S = 1e-3
+MAX_MOVE_SPEED_RAD_S = 10.0
+MAX_MOVE_TIMEOUT_S = 3600.0
+
+
+def _number(value: object, what: str, lo: float, hi: float) -> float:
+    """A real number (not a bool, not a string) in [lo, hi], or CommandRejected naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CommandRejected(f"{what} must be a number, got {value!r}")
+    x = float(value)
+    if not (lo <= x <= hi):  # NaN fails too
+        raise CommandRejected(f"{what} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return x
 
 
 class Device(ABC):
@@ -90,6 +109,10 @@ class _Actuated(Device):
         """Stop streaming/moving and hold the current position."""
         self._apply_stop()
 
+    def check_commandable(self, what: str) -> None:
+        """EmergencyStopActive while the stop latch is set (what every command checks first)."""
+        self._require_commandable(what)
+
     def _require_commandable(self, what: str) -> None:
         if self._estopped:
             raise EmergencyStopActive(f"{what} refused: {self.kind} is emergency-stopped")
@@ -130,15 +153,28 @@ class Arm(_Actuated):
         self._apply_servo(q, seq)
         return seq
 
-    def move_to(self, q_rad: object, *, speed_rad_s: float = 1.05, timeout_s: float = 30.0) -> None:
-        """Blocking interpolated joint move (homing, resets)."""
+    def move_to(
+        self, q_rad: object, *, speed_rad_s: float = DEFAULT_MOVE_SPEED_RAD_S, timeout_s: float = DEFAULT_MOVE_TIMEOUT_S
+    ) -> None:
+        """Blocking interpolated joint move (homing, resets); MoveTimeoutError if it does not finish."""
+        q, speed, timeout = self.check_move(q_rad, speed_rad_s, timeout_s)
         self._require_commandable("move_to")
+        self._apply_move(q, speed, timeout)
+
+    def check_move(self, q_rad: object, speed_rad_s: object, timeout_s: object) -> tuple[np.ndarray, float, float]:
+        """Every argument of a move, checked before anything moves: the target, and the speed (clamped to
+        the arm's slowest joint limit) and timeout each named when out of range."""
+        speed = _number(speed_rad_s, "move_to: speed_rad_s", MIN_MOVE_SPEED_RAD_S, MAX_MOVE_SPEED_RAD_S)
+        timeout = _number(timeout_s, "move_to: timeout_s", 1e-3, MAX_MOVE_TIMEOUT_S)
         q = self.check_target(q_rad, "move_to target")
-        speed = float(speed_rad_s)
-        if not np.isfinite(speed) or speed <= 0:
-            raise CommandRejected(f"move_to: speed_rad_s must be positive, got {speed_rad_s}")
         speed = min(speed, float(self.limits.max_speed_rad_s.min()))
-        self._apply_move(q, speed, float(timeout_s))
+        distance_rad = float(np.max(np.abs(q - self.state().q_rad)))
+        if distance_rad / speed > timeout:
+            raise CommandRejected(
+                f"move_to: {distance_rad:.3f} rad at speed_rad_s={speed:g} takes {distance_rad / speed:.1f} s, "
+                f"longer than timeout_s={timeout:g}; raise the speed or the timeout"
+            )
+        return q, speed, timeout
 
     def check_target(self, q_rad: object, what: str) -> np.ndarray:
         q = self.limits.check_position(q_rad, what)
@@ -151,6 +187,23 @@ class Arm(_Actuated):
 
     @abstractmethod
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None: ...
+
+
+class ClockDrivenArm(Arm):
+    """A simulated arm whose moves advance with its simulation's clock.
+
+    A node hosting one starts a move with `begin_move` and answers the caller
+    once `move_finished()` holds, stepping the simulation itself (lockstep or
+    wall time); anything else is moved by its own blocking `move_to`. The
+    node tells the two apart with `isinstance`, never by probing for names.
+    """
+
+    @abstractmethod
+    def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
+        """Start an interpolated move to an already-checked target (see `check_move`)."""
+
+    @abstractmethod
+    def move_finished(self) -> bool: ...
 
 
 class Hand(_Actuated):
@@ -219,7 +272,7 @@ class World(Device):
 class Simulated(ABC):
     """A simulation a node can advance: by wall time (real time) or by ticks (lockstep)."""
 
-    control_period_s: float = 0.05
+    control_period_s: float = CONTROL_PERIOD_S
 
     @abstractmethod
     def advance(self, dt_s: float) -> None: ...
@@ -268,6 +321,7 @@ def new_arm_state(
 
 __all__ = [
     "Arm",
+    "ClockDrivenArm",
     "Device",
     "Hand",
     "Simulated",

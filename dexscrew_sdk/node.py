@@ -5,11 +5,17 @@ sockets, advances a hosted simulation (by wall time, or one control period per
 `tick` in lockstep), runs the command watchdog and publishes states. A command
 is published back at once with its sequence number (``cmd_seq``) so clients can
 measure and wait on end-to-end application.
+
+Nothing a client sends can take the node down: a request is decoded, checked
+against its method's declared schema (`dexscrew_sdk.rpc`) and only then handed
+to its handler as one typed `Call`; every failure, at any stage, is counted in
+`rejected` and answered with an error reply.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,12 +25,20 @@ from typing import Any
 import numpy as np
 import zmq
 
-from dexscrew_sdk import codec
+from dexscrew_sdk import codec, rpc
 from dexscrew_sdk.bus import NOBLOCK, Context, CurveKeys, Endpoints, recv_frames, send
 from dexscrew_sdk.codec import Message
-from dexscrew_sdk.errors import CodecError, CommandRejected, DeviceTimeoutError, DexscrewError
-from dexscrew_sdk.interfaces import Arm, Device, Hand, Simulated, TactileSensor, World
+from dexscrew_sdk.errors import (
+    CodecError,
+    CommandRejected,
+    ConfigError,
+    DeviceTimeoutError,
+    DexscrewError,
+    MoveTimeoutError,
+)
+from dexscrew_sdk.interfaces import Arm, ClockDrivenArm, Device, Hand, Simulated, TactileSensor, World
 from dexscrew_sdk.messages import STATE_ENCODERS, state_topic
+from dexscrew_sdk.records import SENDER_SHIFT
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +49,14 @@ class Hosted:
 
     devices: dict[str, Device]
     sim: Simulated | None = None
+
+
+def pick_devices(available: dict[str, Device], wanted: tuple[str, ...], what: str) -> dict[str, Device]:
+    """The devices a node serves, from those its factory built; ConfigError naming the valid ones."""
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise ConfigError(f"{what} has no devices {unknown}; choose from {sorted(available)}")
+    return {k: available[k] for k in wanted}
 
 
 @dataclass
@@ -82,21 +104,26 @@ class Node:
         self._stop = threading.Event()
         self._ctx = Context(options.curve, server=True)
         ep = options.endpoints
-        self._pub = self._ctx.socket(zmq.PUB, server=True)
-        self._pub.sndhwm = 1000
-        self._pub.bind(ep.state)
-        self._cmd = self._ctx.socket(zmq.PULL, server=True)
-        self._cmd.rcvhwm = 256
-        self._cmd.bind(ep.command)
-        self._rpc = self._ctx.socket(zmq.ROUTER, server=True)
-        self._rpc.bind(ep.rpc)
+        try:
+            self._pub = self._ctx.socket(zmq.PUB, server=True)
+            self._pub.sndhwm = 1000
+            self._pub.bind(ep.state)
+            self._cmd = self._ctx.socket(zmq.PULL, server=True)
+            self._cmd.rcvhwm = 256
+            self._cmd.bind(ep.command)
+            self._rpc = self._ctx.socket(zmq.ROUTER, server=True)
+            self._rpc.bind(ep.rpc)
+        except BaseException:  # a port taken: release the ones already bound
+            self._ctx.close()
+            raise
         self._topics = {name: state_topic(name) for name in self.devices}
         self._event_topic = f"{options.name}/event".encode()
         self._streaming: dict[str, float] = {}  # device -> time of its last streaming command
         self._busy: dict[str, _Pending] = {}
         self._sim_time_s = 0.0
         self._last_seq: dict[str, int] = {}
-        self._received_seq: dict[str, int] = {}  # newest command seq seen per device, applied or not
+        # newest command seq seen per (device, sender), applied or not: what lockstep ticks wait for
+        self._received_seq: dict[tuple[str, int], int] = {}
         self._handlers = self._rpc_table()
 
     # ---------------------------------------------------------------- lifecycle
@@ -178,20 +205,24 @@ class Node:
     def _apply_command(self, topic: bytes, msg: Message) -> None:
         name = topic.decode(errors="replace")
         dev = self.devices.get(name)
-        if dev is not None:
-            self._received_seq[name] = max(self._received_seq.get(name, -1), msg.seq)
+        if dev is not None:  # a tick naming this command must not wait for it, accepted or not
+            key = (name, msg.seq >> SENDER_SHIFT)
+            if msg.seq > self._received_seq.get(key, -1):
+                self._received_seq[key] = msg.seq
         try:
             if name in self._busy:
                 raise CommandRejected(f"{name} is executing {self._busy[name].what}")
-            if isinstance(dev, Arm) and msg.type == "arm_servo":
+            if msg.type == "arm_servo" and isinstance(dev, Arm):
                 dev.servo(msg.arrays["q_rad"], seq=msg.seq)
-            elif isinstance(dev, Hand) and msg.type == "hand_command":
+            elif msg.type == "hand_command" and isinstance(dev, Hand):
                 a = msg.arrays
                 dev.command(a["q_rad"], kp=a.get("kp"), kd=a.get("kd"), seq=msg.seq)
             else:
                 raise CommandRejected(f"no device {name!r} accepting {msg.type!r} on node {self.options.name}")
-        except DexscrewError as exc:
-            self._reject(str(exc))
+        except Exception as exc:  # a command must never take the node down
+            if not isinstance(exc, DexscrewError):
+                log.exception("%s: applying %s failed", name, msg.type)
+            self._reject(f"{type(exc).__name__}: {exc}")
             return
         self.stats.applied += 1
         self._streaming[name] = self._now()
@@ -199,8 +230,8 @@ class Node:
 
     def _reject(self, why: str) -> None:
         self.stats.rejected += 1
-        self.stats.last_error = why
-        log.warning("%s: %s", self.options.name, why)
+        self.stats.last_error = why[:500]
+        log.warning("%s: %s", self.options.name, why[:500])
         send(
             self._pub,
             self._event_topic,
@@ -251,40 +282,34 @@ class Node:
                 frames = recv_frames(self._rpc, NOBLOCK)
             except zmq.Again:
                 break
-            identity, body = frames[0], frames[1:]
-            try:
-                _, msg = codec.decode(body)
-                if msg.type != "rpc_request":
-                    raise CodecError(f"expected rpc_request, got {msg.type}")
-            except CodecError as exc:
-                self._reject(f"malformed rpc: {exc}")
-                continue
-            self._dispatch(identity, msg)
+            self._dispatch(frames[0], frames[1:])
 
-    def _dispatch(self, identity: bytes, msg: Message) -> None:
-        device, method, args = msg.fields["device"], msg.fields["method"], msg.fields["args"]
-        entry = self._handlers.get(method)
+    def _dispatch(self, identity: bytes, body: list[bytes]) -> None:
+        """Decode, check against the method's schema, run. Never raises: every failure is a counted,
+        rejected request answered with an error reply (request id 0 when the request was unreadable)."""
+        request_id = 0
         try:
-            if entry is None:
-                raise CommandRejected(f"unknown rpc method {method!r}; known: {sorted(self._handlers)}")
-            kinds, handler = entry
-            dev = self.devices.get(device) if device else None
-            if kinds and not isinstance(dev, kinds):
-                raise CommandRejected(
-                    f"{method!r} needs a device of kind {[k.kind for k in kinds]}, "
-                    f"node {self.options.name} has {device!r} ({sorted(self.devices)})"
-                )
-            result = handler(dev, args, identity, msg.seq)
+            _, msg = codec.decode(body)
+            if msg.type != "rpc_request":
+                raise CodecError(f"expected rpc_request, got {msg.type}")
+            request_id = msg.seq
+            method, device, dev, args = rpc.check_request(msg.fields, self.devices)
+            call = rpc.Call(method.name, device, dev, args, identity, request_id)
+            result = self._handlers[method.name](call)
             # a tick advances, and a world call (reset, perturb) rebuilds or moves, every device of the cell
-            whole_cell = method == "tick" or isinstance(dev, World)
-            publish = list(self.devices) if whole_cell else [device] if device in self.devices else []
+            whole_cell = method.name == "tick" or isinstance(dev, World)
+            publish = list(self.devices) if whole_cell else [device] if dev is not None else []
         except Exception as exc:  # a failing call must never take the node down
             if not isinstance(exc, (DexscrewError, TypeError, ValueError, KeyError)):
-                log.exception("%s.%s failed", device, method)
-            self._reply(identity, msg.seq, ok=False, error_kind=type(exc).__name__, error=str(exc))
+                log.exception("rpc failed")
+            self._fail(identity, request_id, exc)
             return
         if result is not _DEFERRED:
-            self._reply(identity, msg.seq, ok=True, result=result, publish=publish)
+            self._reply(identity, request_id, ok=True, result=result, publish=publish)
+
+    def _fail(self, identity: bytes, request_id: int, exc: BaseException) -> None:
+        self._reject(f"rpc {request_id}: {type(exc).__name__}: {exc}")
+        self._reply(identity, request_id, ok=False, error_kind=type(exc).__name__, error=str(exc)[:2000])
 
     def _reply(
         self,
@@ -303,15 +328,19 @@ class Node:
             if name in self._last_seq:
                 published[name] = self._last_seq[name]
         fields = {"ok": ok, "result": result, "error_kind": error_kind, "error": error, "published": published}
-        frames = codec.encode(b"rpc", Message("rpc_reply", request_id, time.monotonic_ns(), fields))
+        try:
+            frames = codec.encode(b"rpc", Message("rpc_reply", request_id, time.monotonic_ns(), fields))
+        except CodecError as exc:  # a result the wire cannot carry is the handler's bug: say so, stay up
+            log.error("reply to rpc %d cannot be encoded: %s", request_id, exc)
+            fields = {**fields, "ok": False, "result": None, "error_kind": "CodecError", "error": str(exc)[:2000]}
+            frames = codec.encode(b"rpc", Message("rpc_reply", request_id, time.monotonic_ns(), fields))
         self._rpc.send_multipart([identity, *frames])
 
     def _finish_pending(self) -> None:
         for name, p in list(self._busy.items()):
             if p.error:
                 del self._busy[name]
-                exc = p.error[0]
-                self._reply(p.identity, p.request_id, ok=False, error_kind=type(exc).__name__, error=str(exc))
+                self._fail(p.identity, p.request_id, p.error[0])
             elif p.done():
                 del self._busy[name]
                 self._reply(p.identity, p.request_id, ok=True, publish=[name])
@@ -320,89 +349,81 @@ class Node:
                 dev = self.devices[name]
                 assert isinstance(dev, Arm)
                 dev.stop()
-                self._reply(
-                    p.identity,
-                    p.request_id,
-                    ok=False,
-                    error_kind="DeviceTimeoutError",
-                    error=f"{p.what} did not finish in time; arm stopped",
-                )
+                self._fail(p.identity, p.request_id, MoveTimeoutError(f"{p.what} did not finish in time; arm stopped"))
 
-    def _rpc_table(self) -> dict[str, tuple[tuple[type, ...], Callable[..., Any]]]:
-        actuated = (Arm, Hand)
-        return {
-            "ping": (
-                (),
-                lambda d, a, i, r: {
-                    "node": self.options.name,
-                    "lockstep": self.options.lockstep,
-                    "devices": sorted(self.devices),
-                },
-            ),
-            "info": ((Device,), lambda d, a, i, r: jsonable_dict(d.info().to_dict())),
-            "stats": ((), lambda d, a, i, r: self.stats.__dict__.copy()),
-            "stop": (actuated, self._rpc_stop),
-            "emergency_stop": (actuated, self._rpc_estop),
-            "release_emergency_stop": (actuated, lambda d, a, i, r: d.release_emergency_stop()),
-            "move_to": ((Arm,), self._rpc_move_to),
-            "tick": ((), self._rpc_tick),
-            "reset": ((World,), lambda d, a, i, r: d.reset(**a)),
-            "perturb": ((World,), lambda d, a, i, r: d.perturb(**a)),
-            "progress": ((World,), lambda d, a, i, r: _progress_dict(d)),
+    def _rpc_table(self) -> dict[str, Callable[[rpc.Call], Any]]:
+        table: dict[str, Callable[[rpc.Call], Any]] = {
+            "ping": self._rpc_ping,
+            "info": lambda c: jsonable_dict(c.device.info().to_dict()),
+            "stats": lambda c: self.stats.__dict__.copy(),
+            "stop": self._rpc_stop,
+            "emergency_stop": self._rpc_estop,
+            "release_emergency_stop": lambda c: c.device.release_emergency_stop(),
+            "move_to": self._rpc_move_to,
+            "tick": self._rpc_tick,
+            "reset": lambda c: c.device.reset(**c.args),
+            "perturb": lambda c: c.device.perturb(**c.args),
+            "progress": lambda c: _progress_dict(c.device),
         }
+        assert set(table) == set(rpc.METHODS), "every declared method has a handler, and only those"
+        return table
 
-    def _rpc_stop(self, dev: Arm | Hand, args: dict[str, Any], identity: bytes, rid: int) -> None:
-        self._streaming.pop(self._name_of(dev), None)
-        dev.stop()
+    def _rpc_ping(self, call: rpc.Call) -> dict[str, Any]:
+        # the pid lets a launcher tell its own node from another cell's on the same ports
+        return {"node": self.options.name, "lockstep": self.options.lockstep, "devices": sorted(self.devices),
+                "pid": os.getpid()}  # fmt: skip
 
-    def _rpc_estop(self, dev: Arm | Hand, args: dict[str, Any], identity: bytes, rid: int) -> None:
-        self._streaming.pop(self._name_of(dev), None)
-        dev.emergency_stop()
+    def _rpc_stop(self, call: rpc.Call) -> None:
+        self._streaming.pop(call.device_name, None)
+        call.device.stop()
 
-    def _rpc_tick(self, dev: None, args: dict[str, Any], identity: bytes, rid: int) -> dict[str, Any]:
+    def _rpc_estop(self, call: rpc.Call) -> None:
+        self._streaming.pop(call.device_name, None)
+        call.device.emergency_stop()
+
+    def _rpc_tick(self, call: rpc.Call) -> dict[str, Any]:
         if not self.options.lockstep or self.hosted.sim is None:
             raise CommandRejected(f"node {self.options.name} is not in lockstep mode")
-        periods = int(args.get("periods", 1))
-        if not 1 <= periods <= 100_000:
-            raise CommandRejected(f"tick periods must be in [1, 100000], got {periods}")
-        self._await_commands(dict(args.get("after", {})))
-        for _ in range(periods):
+        self._await_commands(call.args["after"])
+        for _ in range(call.args["periods"]):
             self._advance(self.hosted.sim.control_period_s)
         self._check_watchdog()
         return {"sim_time_s": self._sim_time_s}
 
     def _await_commands(self, after: dict[str, int], timeout_s: float = 1.0) -> None:
-        """Take in the commands a tick names before stepping, whatever order the sockets delivered them."""
+        """Take in the commands a tick names before stepping, whatever order the sockets delivered them.
+        A seq names its sender, so only that sender's own commands count."""
+        wanted = {(d, s >> SENDER_SHIFT): s for d, s in after.items() if d in self.devices}
         deadline = time.monotonic() + timeout_s
-        while any(self._received_seq.get(d, -1) < int(s) for d, s in after.items() if d in self.devices):
+        while any(self._received_seq.get(k, -1) < s for k, s in wanted.items()):
             if time.monotonic() > deadline:
                 raise DeviceTimeoutError(f"commands {after} named by a tick never arrived")
             if self._cmd.poll(10):
                 self._handle_commands()
 
-    def _rpc_move_to(self, dev: Arm, args: dict[str, Any], identity: bytes, rid: int) -> object:
-        name = self._name_of(dev)
+    def _rpc_move_to(self, call: rpc.Call) -> object:
+        dev: Arm = call.device
+        name = call.device_name
         if name in self._busy:
             raise CommandRejected(f"{name} is already executing {self._busy[name].what}")
-        q = dev.check_target(args["q_rad"], "move_to target")
-        speed = float(args.get("speed_rad_s", 1.05))
-        timeout_s = float(args.get("timeout_s", 30.0))
+        a = call.args
+        q, speed, timeout_s = dev.check_move(a["q_rad"], a["speed_rad_s"], a["timeout_s"])
+        dev.check_commandable("move_to")
         self._streaming.pop(name, None)
-        begin = getattr(dev, "begin_move", None)
-        if begin is not None and self.hosted.sim is not None:
-            begin(q, speed)  # simulated arm: the node's clock drives the motion
+        sim = self.hosted.sim
+        if isinstance(dev, ClockDrivenArm) and sim is not None:
+            dev.begin_move(q, speed)  # the node's clock drives the motion
             if self.options.lockstep:
-                sim = self.hosted.sim
-                steps = int(timeout_s / sim.control_period_s)
-                for _ in range(steps):
+                for _ in range(int(timeout_s / sim.control_period_s)):
                     if dev.move_finished():
                         return None
                     self._advance(sim.control_period_s)
                 dev.stop()
-                raise CommandRejected(f"move_to did not finish within {timeout_s} s of simulated time")
-            self._busy[name] = _Pending(identity, rid, dev.move_finished, time.monotonic() + timeout_s, "move_to")
+                raise MoveTimeoutError(f"move_to did not finish within {timeout_s} s of simulated time; arm stopped")
+            self._busy[name] = _Pending(call.identity, call.request_id, dev.move_finished,
+                                        time.monotonic() + timeout_s, "move_to")  # fmt: skip
             return _DEFERRED
-        pending = _Pending(identity, rid, lambda: False, time.monotonic() + timeout_s + 1.0, "move_to")
+        pending = _Pending(call.identity, call.request_id, lambda: False, time.monotonic() + timeout_s + 1.0, "move_to")
 
         def run() -> None:
             try:
@@ -415,9 +436,6 @@ class Node:
         self._busy[name] = pending
         pending.worker.start()
         return _DEFERRED
-
-    def _name_of(self, dev: Device) -> str:
-        return next(n for n, d in self.devices.items() if d is dev)
 
 
 _DEFERRED = object()
@@ -432,6 +450,9 @@ def _progress_dict(world: World) -> dict[str, Any]:
         "time_s": float(p.time_s),
         "task": p.task,
         "shape": p.shape,
+        "stalled": bool(p.stalled),
+        "unseated": bool(p.unseated),
+        "seat_torque_nm": float(p.seat_torque_nm),
     }
 
 

@@ -5,26 +5,26 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-from typing import Any
+
+import zmq
 
 from dexscrew_sdk import config as config_mod
 from dexscrew_sdk.config import CellConfig
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.node import Hosted, Node, NodeOptions
+from dexscrew_sdk.params import NodeContext
+
+log = logging.getLogger(__name__)
 
 
 def build_node(cfg: CellConfig, name: str) -> Node:
     if name not in cfg.nodes:
         raise ConfigError(f"cell {cfg.name!r} has no node {name!r}; nodes: {sorted(cfg.nodes)}")
+    check_exposure(cfg, name)
     spec = cfg.nodes[name]
-    factory = config_mod.resolve_factory(spec.factory)
-    params: dict[str, Any] = {
-        **spec.params,
-        "devices": spec.serves,
-        "lockstep": cfg.lockstep,
-        "control_hz": cfg.control_hz,
-    }
-    hosted = factory(params)
+    factory, params = config_mod.node_params(cfg, name)
+    ctx = NodeContext(node=name, devices=tuple(spec.serves), lockstep=cfg.lockstep, control_hz=cfg.control_hz)
+    hosted = factory.make(params, ctx)
     if not isinstance(hosted, Hosted):
         raise ConfigError(f"factory {spec.factory!r} returned {type(hosted).__name__}, expected Hosted")
     missing = set(spec.serves) - set(hosted.devices)
@@ -38,7 +38,43 @@ def build_node(cfg: CellConfig, name: str) -> Node:
         lockstep=cfg.lockstep,
         curve=cfg.node_curve(name),
     )
-    return Node(hosted, options)
+    try:
+        return Node(hosted, options)
+    except zmq.ZMQError as exc:
+        _close_devices(hosted)
+        raise ConfigError(
+            f"node {name!r} cannot bind {options.endpoints.host} ports {spec.base_port}..{spec.base_port + 2}: "
+            f"{exc.strerror}; another process (another cell?) uses them: stop it or change base_port"
+        ) from None
+
+
+def check_exposure(cfg: CellConfig, name: str) -> None:
+    """A node listening beyond loopback must use CURVE, unless the configuration says `insecure = true`."""
+    if cfg.loopback or cfg.curve_dir is not None:
+        return
+    if not cfg.insecure:
+        raise ConfigError(
+            f"node {name!r} would listen on {cfg.host!r} without CURVE: anyone on that network could command "
+            'the robot. Create keys with `dexscrew keygen DIR --nodes ...` and set cell.curve_dir = "DIR", '
+            "or set cell.insecure = true on a network you trust"
+        )
+    log.warning(
+        "node %s listens on %s WITHOUT authentication or encryption (cell.insecure = true); "
+        "anyone who can reach it can command the devices",
+        name,
+        cfg.host,
+    )
+
+
+def _close_devices(hosted: Hosted) -> None:
+    for dev in hosted.devices.values():
+        try:
+            dev.close()
+        except Exception as exc:  # closing the others matters more
+            log.warning("closing %s failed: %s", dev, exc)
+    close = getattr(hosted.sim, "close", None)
+    if callable(close):
+        close()
 
 
 def run_node(cfg: CellConfig, name: str) -> None:

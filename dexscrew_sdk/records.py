@@ -3,6 +3,12 @@
 Units are in the field names. Every sample carries the producer's monotonic
 stamp (`time.monotonic_ns()`, comparable across processes on one host) and a
 per-stream sequence number.
+
+State arrays are read-only, in process and over the bus alike: a record read
+from a node views the received bytes without copying, and an in-process device
+hands out fresh copies that are frozen the same way, so code that works on one
+works on the other (`state.q_rad.copy()` to get an array to modify). A record
+takes ownership of the arrays it is built from.
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ class ArmState:
     tcp_pose: np.ndarray  # (6,) x, y, z [m], rotation vector rx, ry, rz [rad], base frame
     tcp_force_n: np.ndarray  # (6,) fx, fy, fz [N], tx, ty, tz [N m]
     mode: DeviceMode
-    cmd_seq: int = -1  # seq of the last command the device applied, -1 if none
+    cmd_seq: int = -1  # seq of the last command the device accepted, -1 if none (see SENDER_SHIFT)
+
+    def __post_init__(self) -> None:
+        _freeze(self.q_rad, self.qd_rad_s, self.tcp_pose, self.tcp_force_n)
 
     @property
     def protective_stop(self) -> bool:
@@ -55,12 +64,24 @@ class HandState:
     mode: DeviceMode
     cmd_seq: int = -1
 
+    def __post_init__(self) -> None:
+        _freeze(self.q_rad, self.torque_nm)
+
 
 @dataclass(slots=True)
 class TactileFrame:
     seq: int
     stamp_ns: int
     force_n: np.ndarray  # (5, 120, 3) float32: fingertip x taxel x (fx, fy, fz)
+
+    def __post_init__(self) -> None:
+        _freeze(self.force_n)
+
+
+def _freeze(*arrays: np.ndarray) -> None:
+    for a in arrays:
+        if type(a) is np.ndarray:
+            a.flags.writeable = False
 
 
 @dataclass(slots=True)
@@ -73,6 +94,9 @@ class TaskProgress:
     time_s: float
     task: str = ""
     shape: str = ""
+    stalled: bool = False  # the object stopped advancing although the fingers turn (full twin)
+    unseated: bool = False  # the tool lost its seat (screwdriver lifted or tilted out of the slot)
+    seat_torque_nm: float = 0.0  # torque the seat transmits to the screw or nut
 
     @property
     def ratio(self) -> float:
@@ -132,3 +156,29 @@ class DeviceInfo:
             rate_hz=float(d.get("rate_hz", 0.0)),
             extra=dict(d.get("extra", {})),
         )
+
+
+# ---------------------------------------------------------------- command sequence numbers
+# A command's seq names its sender and its place in that sender's stream: seq = sender * 2**32 + n.
+# Each remote proxy draws a random sender id (in-process callers are sender 0), so a new client's
+# commands can never be mistaken for an earlier client's (both count n from 1). `cmd_seq` in a state
+# is the seq of the command the device has ACCEPTED: its target from then on (physics acts on it
+# from the next simulation step), -1 before the first command.
+SENDER_SHIFT = 32
+SENDER_MASK = (1 << 31) - 1
+
+
+def new_sender_id() -> int:
+    """A random non-zero sender id (31 bits): one per proxy."""
+    import secrets
+
+    return 1 + secrets.randbelow(SENDER_MASK)
+
+
+def sender_of(seq: int) -> int:
+    return seq >> SENDER_SHIFT
+
+
+def applied(cmd_seq: int, seq: int) -> bool:
+    """Whether a state's `cmd_seq` shows command `seq`, or a later one of the same sender, accepted."""
+    return cmd_seq >= seq and cmd_seq >> SENDER_SHIFT == seq >> SENDER_SHIFT

@@ -9,13 +9,17 @@ tested without PyBullet, and it stays the fastest backend for unit tests.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dexscrew_sdk import joints
+from dexscrew_sdk.clock import CONTROL_PERIOD_S
+from dexscrew_sdk.config import CellLimitParams, cell_limits
 from dexscrew_sdk.interfaces import Device, Simulated, TactileSensor
-from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.node import Hosted, pick_devices
+from dexscrew_sdk.params import NodeContext
 from dexscrew_sdk.records import DeviceInfo, TactileFrame
 from dexscrew_sdk.safety import JointLimits
 from dexscrew_sdk.sim_arm import SimulatedArm
@@ -115,7 +119,7 @@ class SyntheticTactile(TactileSensor):
 class KinematicCell(Simulated):
     """Arm, hand and tactile sensor advanced together by one clock."""
 
-    control_period_s = 0.05
+    control_period_s = CONTROL_PERIOD_S
     TACTILE_PERIOD_S = 0.01  # 100 Hz, the XHand's practical state rate
 
     def __init__(
@@ -149,16 +153,14 @@ class KinematicCell(Simulated):
         return {"arm": self.arm, "hand": self.hand, "tactile": self.tactile}
 
 
-def make_reference_cell(params: dict[str, Any]) -> Hosted:
+@dataclass
+class ReferenceParams(CellLimitParams):
+    """`[nodes.N.params]` of `factory = "reference"`."""
+
+    seed: int = 0
+
+
+def make_reference_cell(params: ReferenceParams, ctx: NodeContext) -> Hosted:
     """Device factory for nodes: `factory = "reference"` in a cell configuration."""
-    from dexscrew_sdk.config import cell_limits_from_params
-
-    cell = KinematicCell(seed=int(params.get("seed", 0)), **cell_limits_from_params(params))
-    wanted = params.get("devices", ["arm", "hand", "tactile"])
-    devices = cell.devices()
-    unknown = set(wanted) - set(devices)
-    if unknown:
-        from dexscrew_sdk.errors import ConfigError
-
-        raise ConfigError(f"reference cell has no devices {sorted(unknown)}; choose from {sorted(devices)}")
-    return Hosted({k: devices[k] for k in wanted}, sim=cell)
+    cell = KinematicCell(seed=params.seed, **cell_limits(params))
+    return Hosted(pick_devices(cell.devices(), ctx.devices, "reference cell"), sim=cell)

@@ -11,11 +11,13 @@ node for `stale_after_s` (default 0.25 s), instead of returning old data or hang
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 import numpy as np
 
+from dexscrew_sdk import rpc
 from dexscrew_sdk.bus import CommandSender, Context, CurveKeys, Endpoints, RpcClient, StateSubscriber
 from dexscrew_sdk.codec import Message
 from dexscrew_sdk.errors import (
@@ -34,7 +36,17 @@ from dexscrew_sdk.messages import (
     message_to_tactile,
     state_topic,
 )
-from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode, HandState, TactileFrame, TaskProgress
+from dexscrew_sdk.records import (
+    SENDER_SHIFT,
+    ArmState,
+    DeviceInfo,
+    DeviceMode,
+    HandState,
+    TactileFrame,
+    TaskProgress,
+    applied,
+    new_sender_id,
+)
 from dexscrew_sdk.safety import JointLimits
 
 DEFAULT_STALE_AFTER_S = 0.25
@@ -133,11 +145,14 @@ class NodeClient:
 class _RemoteMixin:
     """Connection bookkeeping shared by the four proxies."""
 
-    def _init_remote(self, node: NodeClient, device: str, stale_after_s: float) -> None:
+    def _init_remote(self, node: NodeClient, device: str, stale_after_s: float, info: DeviceInfo | None) -> None:
         self.node = node
         self.device = device
         self.stale_after_s = stale_after_s
-        self._info: DeviceInfo | None = None
+        self._info = info
+        # this proxy's own sender id: its commands can never be taken for another client's
+        self.sender_id = new_sender_id()
+        self._seq = itertools.count((self.sender_id << SENDER_SHIFT) + 1)
 
     def info(self) -> DeviceInfo:
         if self._info is None:
@@ -165,11 +180,30 @@ class _RemoteMixin:
         self.node.call(self.device, "release_emergency_stop")
         self._estopped = False
 
+    def wait_applied(self, seq: int, timeout_s: float = 1.0) -> Any:
+        """The first state showing that this proxy's command `seq` (or a later one of its own) was accepted.
+
+        Only this proxy's own commands count (a seq names its sender); DeviceTimeoutError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            s = self.state()  # type: ignore[attr-defined]
+            if applied(s.cmd_seq, seq):
+                return s
+            if time.monotonic() > deadline:
+                raise DeviceTimeoutError(f"{self.device}: command {seq} not applied within {timeout_s} s")
+            self.node._pump(min(0.01, deadline - time.monotonic()))
+
 
 class RemoteArm(_RemoteMixin, Arm):
-    def __init__(self, node: NodeClient, device: str = "arm", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(
+        self,
+        node: NodeClient,
+        device: str = "arm",
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        info: DeviceInfo | None = None,
+    ) -> None:
         Arm.__init__(self)
-        self._init_remote(node, device, stale_after_s)
+        self._init_remote(node, device, stale_after_s, info)
 
     def connect(self) -> None:
         self.limits = self._limits_from_info()
@@ -181,7 +215,9 @@ class RemoteArm(_RemoteMixin, Arm):
         self.node.send_command(self.device, arm_servo_message(q_rad, seq))
 
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
-        args = {"q_rad": q_rad.tolist(), "speed_rad_s": speed_rad_s, "timeout_s": timeout_s}
+        args = rpc.check_client_args(
+            "move_to", {"q_rad": q_rad.tolist(), "speed_rad_s": speed_rad_s, "timeout_s": timeout_s}
+        )
         self.node.call(self.device, "move_to", args, timeout_s=timeout_s + 2.0)
 
     def _apply_stop(self) -> None:
@@ -189,26 +225,21 @@ class RemoteArm(_RemoteMixin, Arm):
 
 
 class RemoteHand(_RemoteMixin, Hand):
-    def __init__(self, node: NodeClient, device: str = "hand", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(
+        self,
+        node: NodeClient,
+        device: str = "hand",
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        info: DeviceInfo | None = None,
+    ) -> None:
         Hand.__init__(self)
-        self._init_remote(node, device, stale_after_s)
+        self._init_remote(node, device, stale_after_s, info)
 
     def connect(self) -> None:
         self.limits = self._limits_from_info()
 
     def state(self) -> HandState:
         return message_to_hand_state(self._latest())
-
-    def wait_applied(self, seq: int, timeout_s: float = 1.0) -> HandState:
-        """Block until a state reports that command `seq` (or a newer one) was applied."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            s = self.state()
-            if s.cmd_seq >= seq:
-                return s
-            if time.monotonic() > deadline:
-                raise DeviceTimeoutError(f"{self.device}: command {seq} not applied within {timeout_s} s")
-            self.node._pump(min(0.01, deadline - time.monotonic()))
 
     def _apply_command(self, q_rad: np.ndarray, kp: np.ndarray | None, kd: np.ndarray | None, seq: int) -> None:
         self.node.send_command(self.device, hand_command_message(q_rad, kp, kd, seq))
@@ -218,28 +249,48 @@ class RemoteHand(_RemoteMixin, Hand):
 
 
 class RemoteTactile(_RemoteMixin, TactileSensor):
-    def __init__(self, node: NodeClient, device: str = "tactile", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(
+        self,
+        node: NodeClient,
+        device: str = "tactile",
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        info: DeviceInfo | None = None,
+    ) -> None:
         TactileSensor.__init__(self)
-        self._init_remote(node, device, stale_after_s)
+        self._init_remote(node, device, stale_after_s, info)
 
     def frame(self) -> TactileFrame:
         return message_to_tactile(self._latest())
 
 
 class RemoteWorld(_RemoteMixin, World):
-    def __init__(self, node: NodeClient, device: str = "world", stale_after_s: float = DEFAULT_STALE_AFTER_S) -> None:
+    def __init__(
+        self,
+        node: NodeClient,
+        device: str = "world",
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        info: DeviceInfo | None = None,
+    ) -> None:
         World.__init__(self)
-        self._init_remote(node, device, stale_after_s)
+        self._init_remote(node, device, stale_after_s, info)
 
     def reset(self, task: str, shape: str, seed: int = 0, randomisation: dict[str, Any] | None = None) -> None:
         args = {"task": task, "shape": shape, "seed": seed, "randomisation": randomisation or {}}
-        self.node.call(self.device, "reset", args, timeout_s=30.0)
+        self.node.call(self.device, "reset", rpc.check_client_args("reset", args), timeout_s=30.0)
 
     def perturb(self, kind: str) -> None:
-        self.node.call(self.device, "perturb", {"kind": kind})
+        self.node.call(self.device, "perturb", rpc.check_client_args("perturb", {"kind": kind}))
 
     def progress(self) -> TaskProgress:
         return TaskProgress(**self.node.call(self.device, "progress"))
+
+
+PROXIES: dict[str, type[_RemoteMixin]] = {
+    "arm": RemoteArm,
+    "hand": RemoteHand,
+    "tactile": RemoteTactile,
+    "world": RemoteWorld,
+}
 
 
 def require(device: Any, name: str) -> Any:

@@ -4,8 +4,10 @@ A simulated arm turns commands into a joint `setpoint` that moves with simulated
 time: servo targets are followed at the joint speed limit, `move_to` interpolates
 linearly at the requested speed. Subclasses turn the setpoint into motion (a
 first-order lag, physics motors) in their own step and keep `q`/`qd` current.
-The node drives moves through `begin_move`/`move_finished` so they progress with
-its clock (wall or lockstep); in-process `move_to` advances the simulation itself.
+It is a `ClockDrivenArm`: the node drives moves through `begin_move`/`move_finished`
+so they progress with its clock (wall or lockstep); in-process `move_to` advances
+the simulation itself. Either way a move that does not finish raises
+`MoveTimeoutError` and leaves the arm stopped where it was.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from dexscrew_sdk import joints
-from dexscrew_sdk.errors import DeviceTimeoutError
-from dexscrew_sdk.interfaces import Arm, new_arm_state
+from dexscrew_sdk.errors import MoveTimeoutError
+from dexscrew_sdk.interfaces import ClockDrivenArm, new_arm_state
 from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
 
 
@@ -47,7 +49,7 @@ class LinearMove:
         return self.start + (self.goal - self.start) * s, s >= 1.0
 
 
-class SimulatedArm(Arm):
+class SimulatedArm(ClockDrivenArm):
     model = "simulated-ur5e"
 
     def __init__(self, sim: SimulationClock, q0_rad: np.ndarray, **kwargs: Any) -> None:
@@ -94,7 +96,7 @@ class SimulatedArm(Arm):
         while not self.move_finished():
             if self._sim.time_s > end:
                 self.stop()
-                raise DeviceTimeoutError(f"move_to did not finish within {timeout_s} s")
+                raise MoveTimeoutError(f"move_to did not finish within {timeout_s} s of simulated time; arm stopped")
             self._sim.advance(self._sim.control_period_s)
 
     def _apply_stop(self) -> None:

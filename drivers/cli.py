@@ -7,10 +7,10 @@ from typing import Any
 
 
 def _cmd_ur_emulator(args: argparse.Namespace) -> int:
-    from twins.ur_emulator.node import serve_until_signalled
+    from twins.ur_emulator.node import EmulatedCellParams, EmulatorPorts, serve_until_signalled
 
-    ports = {"rtde": args.rtde_port, "dashboard": args.dashboard_port, "script": args.script_port}
-    serve_until_signalled({"backend": args.backend, "ports": ports})
+    ports = EmulatorPorts(args.rtde_port, args.dashboard_port, args.script_port)
+    serve_until_signalled(EmulatedCellParams(backend=args.backend, ports=ports))
     return 0
 
 

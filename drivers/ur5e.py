@@ -11,6 +11,7 @@ itself, within milliseconds, as an exception that is mapped to the same error).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from dexscrew_sdk.config import limits_from_params, workspace_from_params
+from dexscrew_sdk.config import arm_limits
 from dexscrew_sdk.errors import (
     ConfigError,
     DeviceFault,
@@ -30,6 +31,7 @@ from dexscrew_sdk.errors import (
 )
 from dexscrew_sdk.interfaces import Arm
 from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.params import JointLimitParams, NodeContext, WorkspaceParams
 from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
 from dexscrew_sdk.safety import JointLimits, Workspace, as_vector
 
@@ -64,36 +66,32 @@ class UR5eConfig:
     stale_after_s: float = 0.2  # controller silence that counts as a lost connection
     connect_timeout_s: float = 10.0  # keep retrying a refused connection this long (controller booting)
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> UR5eConfig:
-        known = set(cls.__dataclass_fields__)
+    def __post_init__(self) -> None:
         try:
-            cfg = cls(**{k: params[k] for k in known if k in params})
-            cfg.frequency_hz, cfg.lookahead_s, cfg.gain = (
-                float(cfg.frequency_hz),
-                float(cfg.lookahead_s),
-                float(cfg.gain),
-            )
-            cfg.payload_kg, cfg.host = float(cfg.payload_kg), str(cfg.host)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"ur5e: bad parameter: {exc}") from None
-        try:
-            cfg.tcp = as_vector(cfg.tcp, 6, "ur5e tcp").tolist()
-            cfg.payload_cog_m = as_vector(cfg.payload_cog_m, 3, "ur5e payload_cog_m").tolist()
+            self.tcp = as_vector(self.tcp, 6, "ur5e tcp").tolist()
+            self.payload_cog_m = as_vector(self.payload_cog_m, 3, "ur5e payload_cog_m").tolist()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         checks = (
-            (0 < cfg.frequency_hz <= 500, f"frequency_hz must be in (0, 500], got {cfg.frequency_hz}"),
-            (0.03 <= cfg.lookahead_s <= 0.2, f"lookahead_s must be in [0.03, 0.2], got {cfg.lookahead_s}"),
-            (100 <= cfg.gain <= 2000, f"gain must be in [100, 2000], got {cfg.gain}"),
-            (0 <= cfg.payload_kg <= 5.0, f"payload_kg must be in [0, 5] (UR5e rating), got {cfg.payload_kg}"),
-            (cfg.stale_after_s > 0, "stale_after_s must be positive"),
-            (cfg.connect_timeout_s >= 0, "connect_timeout_s must be >= 0"),
+            (0 < self.frequency_hz <= 500, f"frequency_hz must be in (0, 500], got {self.frequency_hz}"),
+            (0.03 <= self.lookahead_s <= 0.2, f"lookahead_s must be in [0.03, 0.2], got {self.lookahead_s}"),
+            (100 <= self.gain <= 2000, f"gain must be in [100, 2000], got {self.gain}"),
+            (0 <= self.payload_kg <= 5.0, f"payload_kg must be in [0, 5] (UR5e rating), got {self.payload_kg}"),
+            (self.move_acceleration > 0 and self.stop_deceleration > 0, "accelerations must be positive"),
+            (self.stale_after_s > 0, "stale_after_s must be positive"),
+            (self.connect_timeout_s >= 0, "connect_timeout_s must be >= 0"),
         )
         for ok, why in checks:
             if not ok:
                 raise ConfigError(f"ur5e: {why}")
-        return cfg
+
+
+@dataclass
+class UR5eNodeParams(UR5eConfig):
+    """`[nodes.N.params]` of `factory = "ur5e"`: the driver's settings and the limits every arm factory takes."""
+
+    arm_limits: JointLimitParams | None = None
+    workspace: WorkspaceParams | None = None
 
 
 def _ur_rtde_classes() -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -361,22 +359,16 @@ def _bounded(call: Callable[[], Any], timeout_s: float) -> bool:
     return not worker.is_alive()
 
 
-NODE_KEYS = {"devices", "lockstep", "control_hz", "limits", "workspace"}
-
-
-def make_ur5e_node(params: dict[str, Any]) -> Hosted:
+def make_ur5e_node(params: UR5eNodeParams, ctx: NodeContext) -> Hosted:
     """Device factory for `factory = "ur5e"`: serves the arm of a real (or emulated) UR5e."""
-    unknown = set(params) - NODE_KEYS - set(UR5eConfig.__dataclass_fields__)
-    if unknown:
-        raise ConfigError(f"ur5e node: unknown parameters {sorted(unknown)}")
-    wanted = list(params.get("devices", ["arm"]))
-    if wanted != ["arm"]:
-        raise ConfigError(f"a ur5e node serves exactly ['arm'], not {wanted}")
-    if params.get("lockstep"):
+    if list(ctx.devices) != ["arm"]:
+        raise ConfigError(f"a ur5e node serves exactly ['arm'], not {list(ctx.devices)}")
+    if ctx.lockstep:
         raise ConfigError("a ur5e node runs in real time; set cell.lockstep = false")
+    config = UR5eConfig(**{f.name: getattr(params, f.name) for f in dataclasses.fields(UR5eConfig)})
     arm = UR5eArm(
-        UR5eConfig.from_params(params),
-        limits=limits_from_params(params.get("limits"), "arm"),
-        workspace=workspace_from_params(params.get("workspace")),
+        config,
+        limits=arm_limits(params.arm_limits),
+        workspace=None if params.workspace is None else params.workspace.build(),
     )
     return Hosted({"arm": arm})

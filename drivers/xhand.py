@@ -9,6 +9,7 @@ canonical q = SDK q + joint offset; tactile frames have their zero subtracted.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,10 @@ import numpy as np
 
 from dexscrew_sdk import calibration_files, joints
 from dexscrew_sdk.config import hand_limits
-from dexscrew_sdk.params import JointLimitParams, NodeContext
 from dexscrew_sdk.errors import ConfigError, DeviceFault, DeviceNotConnected, DeviceTimeoutError
 from dexscrew_sdk.interfaces import Hand, TactileSensor
 from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.params import JointLimitParams, NodeContext
 from dexscrew_sdk.records import DeviceInfo, DeviceMode, HandState, TactileFrame
 from dexscrew_sdk.safety import as_vector
 
@@ -76,10 +77,10 @@ class XHandConfig:
     baudrate: int = 3_000_000
     ifname: str = "eth0"
     hand_id: int = -1  # -1: the first hand the SDK lists
-    kp: Any = 100
-    ki: Any = 0
-    kd: Any = 1
-    tor_max: Any = 100
+    kp: float | list[float] = 100  # one value for every joint, or 12
+    ki: float | list[float] = 0  # one value for every joint, or 12
+    kd: float | list[float] = 1  # one value for every joint, or 12
+    tor_max: float | list[float] = 100  # one value for every joint, or 12
     mode: str = "position"
     rate_hz: float = 100.0  # RS485 tops out near 100 Hz
     timeout_s: float = 0.05

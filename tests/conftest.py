@@ -19,7 +19,7 @@ from dexscrew_sdk.launcher import NodeExitedError, wait_node_ready
 from dexscrew_sdk.ports import free_base_port
 
 REPO = Path(__file__).resolve().parent.parent
-CONFIGS = REPO / "configs"
+CONFIGS = REPO / "dexscrew_sdk" / "configs"  # the shipped configurations (a package)
 REFERENCE_CELL = CONFIGS / "reference_cell.toml"
 
 

@@ -2,42 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from dexscrew_sdk.config import cell_limits_from_params
+from dexscrew_sdk.config import CellLimitParams, cell_limits
 from dexscrew_sdk.errors import ConfigError
-from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.node import Hosted, pick_devices
+from dexscrew_sdk.params import NodeContext
 from twins import objects
 from twins.cell import TwinCell
+from twins.faults import SensorParams, SensorReadout
 from twins.scene import TaskParams
 
-_TASK_KEYS = ("task", "shape", "pitch_m", "turns_required")
+
+@dataclass
+class TwinParams(CellLimitParams):
+    """`[nodes.N.params]` of `factory = "twin"`."""
+
+    seed: int = 0
+    task: str = "nut"
+    shape: str | None = None  # default: "triangular" for the nut, "octagon" for the screwdriver
+    pitch_m: float = 0.00175
+    turns_required: float = 4.0
+    sensors: SensorParams = field(default_factory=SensorParams)  # sensor faults, calibration files, a jig
+
+    def __post_init__(self) -> None:
+        if self.shape is None:
+            self.shape = "triangular" if self.task == "nut" else "octagon"
+        objects.object_geometry(self.task, self.shape)  # bad names fail here, naming the valid ones
+        if not (np.isfinite(self.pitch_m) and self.pitch_m > 0 and self.turns_required > 0):
+            raise ConfigError("pitch_m and turns_required must be positive")
 
 
-def make_twin_cell(params: dict[str, Any]) -> Hosted:
-    """One process, one PyBullet world; serves whichever of arm/hand/tactile/world params["devices"] lists."""
-    task = str(params.get("task", "nut"))
-    shape = str(params.get("shape", "triangular" if task == "nut" else "octagon"))
-    objects.object_geometry(task, shape)  # bad names fail here, naming the valid ones
+def make_twin_cell(params: TwinParams, ctx: NodeContext) -> Hosted:
+    """One process, one PyBullet world; serves whichever of arm/hand/tactile/world the node lists."""
+    assert params.shape is not None
     task_params = TaskParams(
-        task=task,
-        shape=shape,
-        pitch_m=float(params.get("pitch_m", 0.00175)),
-        turns_required=float(params.get("turns_required", 4.0)),
+        task=params.task, shape=params.shape, pitch_m=params.pitch_m, turns_required=params.turns_required
     )
-    if not (np.isfinite(task_params.pitch_m) and task_params.pitch_m > 0 and task_params.turns_required > 0):
-        raise ConfigError("twin params: pitch_m and turns_required must be positive")
-    cell = TwinCell(
-        task_params,
-        seed=int(params.get("seed", 0)),
-        **cell_limits_from_params(params),
-    )
-    cell.control_period_s = 1.0 / float(params.get("control_hz", 20.0))
-    devices = cell.devices()
-    wanted = params.get("devices", list(devices))
-    unknown = set(wanted) - set(devices)
-    if unknown:
-        raise ConfigError(f"twin cell has no devices {sorted(unknown)}; choose from {sorted(devices)}")
-    return Hosted({k: devices[k] for k in wanted}, sim=cell)
+    sensors = SensorReadout(params.sensors, params.seed)
+    cell = TwinCell(task_params, seed=params.seed, sensors=sensors, **cell_limits(params))
+    cell.control_period_s = 1.0 / ctx.control_hz
+    return Hosted(pick_devices(cell.devices(), ctx.devices, "twin cell"), sim=cell)

@@ -31,7 +31,7 @@ POLICY_JOINT_NAMES: tuple[str, ...] = (
 )
 
 TASKS: tuple[str, ...] = ("nut", "screwdriver")
-CONTROL_HZ = 20.0
+CONTROL_HZ = 20.0  # the method's control rate: the one place it is written (the core reads it from here)
 DOF = 12
 FRAME_DIM = 2 * DOF  # one proprioceptive frame: [q (12), target (12)]
 OBS_FRAMES = 3  # the policy observation: last 3 frames, oldest first

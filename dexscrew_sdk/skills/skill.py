@@ -16,11 +16,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from dexscrew_sdk import resources
 from dexscrew_sdk.interfaces import Hand
 from dexscrew_sdk.skills import layout
 from dexscrew_sdk.skills.policy import SkillError, SkillMetadata, load_policy
-
-DEFAULT_OFFICIAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "external" / "dexscrew_official"
 
 
 class _Waits(Protocol):
@@ -56,11 +55,14 @@ class Skill:
 
     @classmethod
     def official(cls, task: str, folder: str | Path | None = None) -> Skill:
-        """The authors' released checkpoint for `task` ("nut" or "screwdriver")."""
-        folder = Path(folder) if folder is not None else DEFAULT_OFFICIAL_DIR
-        path = folder / layout.OFFICIAL_FILES[layout.check_task(task)]
+        """The authors' released checkpoint for `task` ("nut" or "screwdriver"), from `folder`, else
+        $DEXSCREW_OFFICIAL_DIR, else a development checkout's ../shared/external/dexscrew_official."""
+        path = resources.official_dir(folder) / layout.OFFICIAL_FILES[layout.check_task(task)]
         if not path.is_file():
-            raise SkillError(f"released checkpoint {path} not found (see external/dexscrew_official/README.md)")
+            raise SkillError(
+                f"released checkpoint {path} not found: pass its folder or set {resources.OFFICIAL_DIR_ENV} "
+                "(see external/dexscrew_official/README.md)"
+            )
         return cls.load(path)
 
     # --------------------------------------------------------------- lifecycle

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-SHIPPED = Path(__file__).resolve().parents[1] / "skills"
+from dexscrew_sdk.resources import shipped_skills_root
+
+SHIPPED = shipped_skills_root()  # policies.skills, read through importlib.resources
 
 
 def throughput(steps: int, envs_per_worker: int = 16) -> float:
@@ -43,8 +44,8 @@ def throughput(steps: int, envs_per_worker: int = 16) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from dexscrew_sdk.resources import official_dir
     from dexscrew_sdk.skills import Skill
-    from dexscrew_sdk.skills.skill import DEFAULT_OFFICIAL_DIR
     from policies.rl.evaluate import evaluate, random_skill, turns_in_full_twin
 
     torch.set_num_threads(1)
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             out[f"skill_{task}_rad_per_s"] = None
     out["random_policy_rad_per_s"] = round(sum(randoms) / len(randoms), 3)
-    official = DEFAULT_OFFICIAL_DIR.is_dir()
+    official = official_dir().is_dir()
     if official:
         for task, key in (("nut", "official_nut_bolt_rad_per_s"), ("screwdriver", "official_screwdriver_rad_per_s")):
             res = evaluate(lambda t=task: Skill.official(t), task, episodes, seconds).summary()

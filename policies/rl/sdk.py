@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-_ROOT = Path(__file__).resolve().parents[2]
+
+def _sdk_root() -> Path:
+    """Where the dexscrew_sdk package is installed (a checkout or site-packages), found without importing it."""
+    spec = importlib.util.find_spec("dexscrew_sdk")
+    if spec is None or spec.origin is None:
+        raise ImportError("dexscrew_sdk is not installed in this interpreter")
+    return Path(spec.origin).parent
 
 
 def load_standalone(dotted: str) -> ModuleType:
@@ -21,7 +27,7 @@ def load_standalone(dotted: str) -> ModuleType:
     alias = "_dexscrew_standalone_" + dotted.replace(".", "_")
     if alias in sys.modules:
         return sys.modules[alias]
-    path = _ROOT.joinpath("dexscrew_sdk", *dotted.split(".")).with_suffix(".py")
+    path = _sdk_root().joinpath(*dotted.split(".")).with_suffix(".py")
     spec = importlib.util.spec_from_file_location(alias, str(path))
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load dexscrew_sdk.{dotted} from {path}")

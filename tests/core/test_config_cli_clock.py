@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dexscrew_sdk import config
+from dexscrew_sdk import config, params
 from dexscrew_sdk.cli import build_parser
 from dexscrew_sdk.clock import RealTimeClock
 from dexscrew_sdk.errors import ConfigError
+from dexscrew_sdk.params import JointLimitParams
 from tests.conftest import CONFIGS, REFERENCE_CELL
 
 
@@ -37,7 +38,7 @@ def test_every_shipped_config_parses(path: Path) -> None:
         ("[nodes.a]\nfactory='reference'\nserves=['arm']\n", "missing required key 'base_port'"),
         ("[nodes.a]\nfactory='reference'\nbase_port=80\nserves=['arm']\n", "must be in"),
         ("[nodes.a]\nfactory='reference'\nbase_port=5550\nserves=['arm']\nrestart='sometimes'\n", "choose one of"),
-        ("[nodes.a]\nfactory=1\nbase_port=5550\nserves=['arm']\n", "factory must be str"),
+        ("[nodes.a]\nfactory=1\nbase_port=5550\nserves=['arm']\n", "factory must be a string"),
         (
             "[nodes.a]\nfactory='r'\nbase_port=5550\nserves=['arm']\n[nodes.b]\nfactory='r'\nbase_port=5551\nserves=['hand']\n",
             "overlap",
@@ -46,7 +47,10 @@ def test_every_shipped_config_parses(path: Path) -> None:
             "[nodes.a]\nfactory='r'\nbase_port=5550\nserves=['arm']\n[nodes.b]\nfactory='r'\nbase_port=5560\nserves=['arm']\n",
             "served by two nodes",
         ),
-        ("[cell]\ncontrol_hz=0\n[nodes.a]\nfactory='r'\nbase_port=5550\nserves=['arm']\n", "positive"),
+        (
+            "[cell]\ncontrol_hz=0\n[nodes.a]\nfactory='r'\nbase_port=5550\nserves=['arm']\n",
+            r"control_hz must be in \(0",
+        ),
         ("not toml at all [", "not valid TOML"),
     ],
 )
@@ -61,13 +65,15 @@ def test_bad_overrides_and_factories() -> None:
     with pytest.raises(ConfigError, match=r"dotted\.key=value"):
         config.load(REFERENCE_CELL, ["no-equals-sign"])
     with pytest.raises(ConfigError, match="does not exist"):
+        config.load("no/such/missing.toml")
+    with pytest.raises(ConfigError, match="neither a file nor a shipped configuration"):
         config.load("missing.toml")
     with pytest.raises(ConfigError, match="cannot import"):
         config.resolve_factory("no_such_package.module:make")
     with pytest.raises(ConfigError, match="use one of"):
         config.resolve_factory("nonsense")
-    with pytest.raises(ConfigError, match="unknown keys"):
-        config.limits_from_params({"upper": [1.0]}, "hand")
+    with pytest.raises(ConfigError, match=r"hand_limits: unknown key \['upper'\]"):
+        params.load(JointLimitParams, {"upper": [1.0]}, "hand_limits")
 
 
 def test_every_verb_has_help(capsys: pytest.CaptureFixture[str]) -> None:

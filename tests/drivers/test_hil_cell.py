@@ -43,7 +43,7 @@ def cell_up(config: str, overrides: list[str]) -> Iterator[Cell]:
                 break
         else:
             raise AssertionError(f"`dexscrew up {config}` exited with {proc.wait()}")
-        with Cell.connect(str(REPO / config), overrides, connect_timeout_s=20.0) as cell:
+        with Cell.connect(config, overrides, connect_timeout_s=20.0) as cell:
             yield cell
     finally:
         proc.send_signal(signal.SIGINT)
@@ -74,7 +74,7 @@ def scripted_motion(cell: Cell) -> np.ndarray:
 def test_one_script_runs_unchanged_on_reference_and_hil_cells() -> None:
     results = {}
     infos = {}
-    for config, node_names in (("configs/reference_cell.toml", ["cell"]), ("configs/hil_cell.toml", ["cell", "arm"])):
+    for config, node_names in (("reference_cell", ["cell"]), ("hil_cell", ["cell", "arm"])):
         overrides = [f"nodes.{n}.base_port={free_base_port()}" for n in node_names]
         with cell_up(config, overrides) as cell:
             assert isinstance(cell.arm, RemoteArm)
@@ -82,8 +82,8 @@ def test_one_script_runs_unchanged_on_reference_and_hil_cells() -> None:
             results[config] = scripted_motion(cell)
             assert cell.arm.state().mode in (DeviceMode.SERVOING, DeviceMode.IDLE)
             assert cell.tactile.frame().force_n.shape == joints.TACTILE_SHAPE
-    ref, hil = results["configs/reference_cell.toml"], results["configs/hil_cell.toml"]
+    ref, hil = results["reference_cell"], results["hil_cell"]
     np.testing.assert_allclose(ref, HOME + OFFSET, atol=2e-3)
     np.testing.assert_allclose(hil, HOME + OFFSET, atol=2e-3)
-    assert infos["configs/hil_cell.toml"].model == "ur5e"
-    assert infos["configs/hil_cell.toml"].joint_names == infos["configs/reference_cell.toml"].joint_names
+    assert infos["hil_cell"].model == "ur5e"
+    assert infos["hil_cell"].joint_names == infos["reference_cell"].joint_names

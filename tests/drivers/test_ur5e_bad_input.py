@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dexscrew_sdk import joints
+from dexscrew_sdk.config import make_hosted
 from dexscrew_sdk.errors import CommandRejected, ConfigError
+from dexscrew_sdk.params import NodeContext
 from dexscrew_sdk.safety import Workspace
-from drivers.ur5e import UR5eArm, UR5eConfig, make_ur5e_node
+from drivers.ur5e import UR5eArm, UR5eConfig
 
 pytestmark = pytest.mark.integration
 
@@ -111,13 +113,22 @@ def test_wrong_shape_and_workspace_violations_are_rejected(spied) -> None:
 )
 def test_bad_configuration_is_a_config_error(params: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        make_ur5e_node({"devices": ["arm"], "lockstep": False, "control_hz": 20, **params})
+        make_hosted("ur5e", params, _ctx(("arm",)))
+
+
+def _ctx(devices: tuple[str, ...], lockstep: bool = False) -> NodeContext:
+    return NodeContext("arm", devices, lockstep, 20.0)
 
 
 def test_node_serves_only_the_arm_in_real_time() -> None:
     with pytest.raises(ConfigError, match="exactly"):
-        make_ur5e_node({"devices": ["arm", "hand"]})
+        make_hosted("ur5e", {}, _ctx(("arm", "hand")))
     with pytest.raises(ConfigError, match="lockstep"):
-        make_ur5e_node({"devices": ["arm"], "lockstep": True})
-    hosted = make_ur5e_node({"devices": ["arm"], "host": "127.0.0.1", "limits": {"upper_rad": [3.0] * 6}})
+        make_hosted("ur5e", {}, _ctx(("arm",), lockstep=True))
+    hosted = make_hosted("ur5e", {"host": "127.0.0.1", "arm_limits": {"upper_rad": [3.0] * 6}}, _ctx(("arm",)))
     assert hosted.sim is None and hosted.devices["arm"].limits.upper_rad.max() == 3.0
+
+
+def test_the_old_limits_spelling_is_refused_with_the_one_spelling_named() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key \['limits'\].*arm_limits"):
+        make_hosted("ur5e", {"limits": {"upper_rad": [3.0] * 6}}, _ctx(("arm",)))

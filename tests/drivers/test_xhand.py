@@ -14,9 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dexscrew_sdk import joints
+from dexscrew_sdk.config import make_hosted
 from dexscrew_sdk.errors import CommandRejected, ConfigError, DeviceNotConnected, DeviceTimeoutError
+from dexscrew_sdk.params import NodeContext
 from dexscrew_sdk.records import DeviceMode
-from drivers.xhand import XHandSDKError, make_xhand_node
+from drivers.xhand import XHandSDKError
 
 MID = (joints.XHAND_LOWER_RAD + joints.XHAND_UPPER_RAD) / 2
 
@@ -35,7 +37,7 @@ def node(**params):
     """Hand and tactile devices on the fake SDK. Calls get 1 s unless a test sets timeout_s: the driver's
     50 ms default is for real hardware, and a loaded test machine can stall a fake call that long."""
     params = {"timeout_s": 1.0, **params}
-    hosted = make_xhand_node({"devices": ["hand", "tactile"], "lockstep": False, "control_hz": 20, **params})
+    hosted = make_hosted("xhand", params, NodeContext("hand", ("hand", "tactile"), False, 20.0))
     return hosted.devices["hand"], hosted.devices["tactile"]
 
 
@@ -162,12 +164,18 @@ def test_bad_targets_never_reach_the_sdk(fake_xhand, index: int, value: float) -
         ({"kp": -1}, "kp"),
         ({"tor_max": [1] * 5}, "tor_max"),
         ({"prot": "/dev/ttyUSB0"}, "unknown"),
-        ({"devices": ["arm"]}, "serves"),
+        ({"devices": ["arm"]}, "unknown"),  # framework keys are not factory parameters
+        ({"limits": {}}, r"unknown key \['limits'\].*hand_limits"),  # one spelling for limits
     ],
 )
 def test_bad_configuration(params: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        make_xhand_node({"devices": ["hand", "tactile"], **params})
+        make_hosted("xhand", params, NodeContext("hand", ("hand", "tactile"), False, 20.0))
+
+
+def test_an_xhand_node_serves_only_hand_and_tactile() -> None:
+    with pytest.raises(ConfigError, match="serves"):
+        make_hosted("xhand", {}, NodeContext("hand", ("arm",), False, 20.0))
 
 
 def test_stop_holds_the_measured_position(fake_xhand) -> None:

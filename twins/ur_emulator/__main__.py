@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from twins.ur_emulator.node import BACKENDS, serve_until_signalled
+from twins.ur_emulator.node import BACKENDS, EmulatedCellParams, EmulatorPorts, serve_until_signalled
 
 
 def main() -> None:
@@ -17,8 +17,8 @@ def main() -> None:
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="[ur-emulator] %(message)s")
-    ports = {"rtde": args.rtde_port, "dashboard": args.dashboard_port, "script": args.script_port}
-    serve_until_signalled({"backend": args.backend, "ports": ports})
+    ports = EmulatorPorts(args.rtde_port, args.dashboard_port, args.script_port)
+    serve_until_signalled(EmulatedCellParams(backend=args.backend, ports=ports))
 
 
 if __name__ == "__main__":

@@ -12,18 +12,20 @@ from __future__ import annotations
 import atexit
 import signal
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from dexscrew_sdk.config import cell_limits_from_params
+from dexscrew_sdk.clock import CONTROL_HZ
+from dexscrew_sdk.config import CellLimitParams, cell_limits
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.interfaces import Arm, Device, Simulated
-from dexscrew_sdk.node import Hosted
+from dexscrew_sdk.node import Hosted, pick_devices
+from dexscrew_sdk.params import NodeContext
 from dexscrew_sdk.reference import KinematicCell
 from twins.ur_emulator.controller import EmulatedController
 from twins.ur_emulator.server import Ports, UREmulator
 
-BACKENDS = ("kinematic", "twin")
+BACKENDS = ("kinematic", "twin")  # EmulatedCellParams.backend
 
 
 class LockedSimulation(Simulated):
@@ -49,62 +51,65 @@ class Backend:
     devices: dict[str, Device]
 
 
-def build_backend(params: dict[str, Any]) -> Backend:
-    kind = str(params.get("backend", "kinematic"))
-    if kind == "kinematic":
-        cell = KinematicCell(
-            seed=int(params.get("seed", 0)),
-            **cell_limits_from_params(params),
-        )
+@dataclass
+class EmulatorPorts:
+    rtde: int = 30004
+    dashboard: int = 29999
+    script: int = 30003
+
+
+@dataclass
+class EmulatedCellParams(CellLimitParams):
+    """`[nodes.N.params]` of `factory = "twins.ur_emulator.node:make_emulated_cell"`."""
+
+    backend: Literal["kinematic", "twin"] = "kinematic"
+    seed: int = 0
+    host: str = "127.0.0.1"
+    ports: EmulatorPorts = field(default_factory=EmulatorPorts)
+    bind_timeout_s: float = 10.0
+    twin: dict[str, Any] = field(default_factory=dict)  # backend "twin": the twin factory's own parameters
+
+
+def build_backend(params: EmulatedCellParams, control_hz: float = CONTROL_HZ) -> Backend:
+    if params.backend == "kinematic":
+        cell = KinematicCell(seed=params.seed, **cell_limits(params))
         return Backend(cell.arm, cell, cell.devices())
-    if kind == "twin":
-        from twins.node import make_twin_cell  # the PyBullet twin, only when asked for
+    from dexscrew_sdk import params as params_mod
+    from twins.node import TwinParams, make_twin_cell  # the PyBullet twin, only when asked for
 
-        twin_params = dict(params.get("twin", {}))
-        twin_params.setdefault("devices", ["arm", "hand", "tactile"])
-        twin_params.setdefault("lockstep", False)
-        twin_params.setdefault("control_hz", params.get("control_hz", 20.0))
-        hosted = make_twin_cell(twin_params)
-        arm = hosted.devices.get("arm")
-        if not isinstance(arm, Arm) or hosted.sim is None:
-            raise ConfigError("backend 'twin': twins.node:make_twin_cell must return a simulated 'arm'")
-        return Backend(arm, hosted.sim, hosted.devices)
-    raise ConfigError(f"UR emulator backend {kind!r}; choose one of {BACKENDS}")
+    twin_params = params_mod.load(TwinParams, params.twin, "twin")
+    ctx = NodeContext("emulated", ("arm", "hand", "tactile"), lockstep=False, control_hz=control_hz)
+    hosted = make_twin_cell(twin_params, ctx)
+    arm = hosted.devices.get("arm")
+    if not isinstance(arm, Arm) or hosted.sim is None:
+        raise ConfigError("backend 'twin': twins.node:make_twin_cell must return a simulated 'arm'")
+    return Backend(arm, hosted.sim, hosted.devices)
 
 
-def ports_from_params(params: dict[str, Any]) -> Ports:
-    p = params.get("ports", {})
-    try:
-        return Ports(int(p.get("rtde", 30004)), int(p.get("dashboard", 29999)), int(p.get("script", 30003)))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"UR emulator ports must be integers: {exc}") from None
-
-
-def start_emulator(params: dict[str, Any], advance_sim: bool) -> tuple[UREmulator, Backend, threading.RLock]:
+def start_emulator(
+    params: EmulatedCellParams, advance_sim: bool, control_hz: float = CONTROL_HZ
+) -> tuple[UREmulator, Backend, threading.RLock]:
     """Build the backend and serve it; `advance_sim` when no node loop advances the simulation."""
-    backend = build_backend(params)
+    backend = build_backend(params, control_hz)
     lock = threading.RLock()
     controller = EmulatedController(backend.arm, lock)
-    host = str(params.get("host", "127.0.0.1"))
-    emulator = UREmulator(controller, host, ports_from_params(params), backend.sim.advance if advance_sim else None)
-    emulator.start(bind_timeout_s=float(params.get("bind_timeout_s", 10.0)))
+    p = params.ports
+    ports = Ports(p.rtde, p.dashboard, p.script)
+    emulator = UREmulator(controller, params.host, ports, backend.sim.advance if advance_sim else None)
+    emulator.start(bind_timeout_s=params.bind_timeout_s)
     return emulator, backend, lock
 
 
-def make_emulated_cell(params: dict[str, Any]) -> Hosted:
+def make_emulated_cell(params: EmulatedCellParams, ctx: NodeContext) -> Hosted:
     """Node factory: the UR emulator on loopback plus the cell's other devices (hand, tactile)."""
-    wanted = list(params.get("devices", []))
-    if "arm" in wanted:
+    if "arm" in ctx.devices:
         raise ConfigError("the emulated cell serves its arm over RTDE only; serve 'arm' from a 'ur5e' node")
-    emulator, backend, lock = start_emulator(params, advance_sim=False)
+    emulator, backend, lock = start_emulator(params, advance_sim=False, control_hz=ctx.control_hz)
     atexit.register(emulator.stop)
-    unknown = set(wanted) - set(backend.devices)
-    if unknown:
-        raise ConfigError(f"emulated cell has no devices {sorted(unknown)}; choose from {sorted(backend.devices)}")
-    return Hosted({k: backend.devices[k] for k in wanted}, sim=LockedSimulation(backend.sim, lock))
+    return Hosted(pick_devices(backend.devices, ctx.devices, "emulated cell"), sim=LockedSimulation(backend.sim, lock))
 
 
-def serve_until_signalled(params: dict[str, Any]) -> None:
+def serve_until_signalled(params: EmulatedCellParams) -> None:
     """Run a standalone emulator (it advances its own simulation) until SIGINT or SIGTERM.
 
     SIGUSR1 presses and SIGUSR2 releases the robot's emergency stop (what an operator does by hand).

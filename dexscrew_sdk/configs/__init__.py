@@ -1,0 +1,1 @@
+"""The shipped cell configurations (TOML), loaded by bare name: `dexscrew up twin_cell`."""
