@@ -1,0 +1,148 @@
+"""The session on in-process devices: what is sent is what is recorded, the skill owns the hand only while on,
+the scripted operator only reads the World, and each of its imperfections changes the trajectory."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from dexscrew_sdk.interfaces import ur5e_limits
+from dexscrew_sdk.recording import OperatorEvent, Recorder, load_episode
+from dexscrew_sdk.teleop.follow import ReadOnlyWorld
+from dexscrew_sdk.teleop.hand_control import HandControl
+from dexscrew_sdk.teleop.scripted import Imperfections, RehearsalOperator, ScriptedOperator, ScriptParams
+from dexscrew_sdk.teleop.session import SessionConfig, TeleopSession
+from dexscrew_sdk.teleop.wrist import WristController
+from tests.teleop.conftest import LocalCell, fake_skill
+
+TOOL = np.array([0.0, 0.0, 0.15, 0.0, 0.0, 0.0])
+FAST = ScriptParams(settle_s=0.2, stall_window_s=1.0, stall_turns=0.02, regrasp_s=0.2)
+
+
+class ReadSpy:
+    """The World as the scripted operator is given it, logging every attribute it touches."""
+
+    def __init__(self, world: object) -> None:
+        self._world, self.touched = world, []
+
+    def __getattr__(self, name: str) -> object:
+        self.touched.append(name)
+        return getattr(self._world, name)
+
+
+def _session(cell: LocalCell, device, tmp_path, seconds: float = 3.0, episodes: int = 1, skill=None):
+    wrist = WristController(TOOL, cell.clock.period_s, ur5e_limits())
+    hand = HandControl(cell.hand, skill or fake_skill())
+    cfg = SessionConfig("nut", "square", episodes=episodes, max_episode_s=seconds, auto_start=True, seeds=[7, 8])
+    rec = Recorder(tmp_path / "ds")
+    return TeleopSession(cell, device, wrist, hand, cfg, rec), rec
+
+
+def _scripted(cell: LocalCell, params: ScriptParams = FAST, spy: ReadSpy | None = None) -> ScriptedOperator:
+    world = ReadOnlyWorld(cell.world) if spy is None else spy
+    return ScriptedOperator(world, cell.arm, 0.00175, cell.clock.period_s, params)
+
+
+def _record(cell: LocalCell, device, tmp_path, **kw):
+    session, rec = _session(cell, device, tmp_path, **kw)
+    outcomes = session.run()
+    rec.close()
+    return outcomes, [load_episode(o.path) for o in outcomes if o.path]
+
+
+def test_scripted_operator_only_reads_world_progress(local_cell: LocalCell, tmp_path) -> None:
+    spy = ReadSpy(ReadOnlyWorld(local_cell.world))
+    outcomes, _ = _record(local_cell, _scripted(local_cell, spy=spy), tmp_path)
+    assert outcomes[0].steps == 60
+    assert set(spy.touched) == {"progress"}  # never reset, perturb (assist_turn) or anything that drives
+    assert not hasattr(ReadOnlyWorld(local_cell.world), "perturb")  # and it has no way to
+    calls = local_cell.world.calls
+    assert calls[0] == "reset" and calls.count("reset") == 1  # the session resets the scene, once
+    assert not [c for c in calls if c.startswith("perturb")]
+
+
+def test_recorded_actions_are_what_was_sent_and_skill_off_holds_the_hand(local_cell: LocalCell, tmp_path) -> None:
+    outcomes, (ep,) = _record(local_cell, _scripted(local_cell), tmp_path)
+    d = ep.data
+    skill = d["skill_on"].astype(bool)
+    assert skill.any() and not skill[0]  # grasp and settle first, then the skill
+    assert outcomes[0].skill_toggles >= 1
+    ops = d["operator_events"]
+    assert ops[0] & OperatorEvent.GRASP_PRESET and ops[0] & OperatorEvent.EPISODE_START
+    assert (ops & OperatorEvent.SKILL_START).any()
+    off = ~skill
+    hand_off = d["action_rad"][off, :12]
+    assert np.ptp(hand_off[:3], axis=0).max() < 1e-6  # skill off: one held target ...
+    np.testing.assert_allclose(
+        hand_off[0], local_cell.hand.limits.clip(fake_skill().meta.initial_targets_rad), atol=1e-6
+    )  # ... the grasp preset's
+    assert np.ptp(d["action_rad"][skill, :12], axis=0).max() > 0.01  # skill on: the skill's targets
+    # arm and hand command seqs advance with what was sent; every source's own stamp and seq is kept
+    assert (np.diff(d["arm_cmd_seq"]) > 0).all() and (np.diff(d["hand_cmd_seq"]) > 0).all()
+    for src in ("arm", "hand", "tactile"):
+        assert (d[f"{src}_stamp_ns"] > 0).all() and (np.diff(d[f"{src}_seq"]) > 0).all()
+    assert np.isfinite(d["turns_done"]).all()  # the World's progress was read at every step
+    assert ep.meta["operator_device"] == "scripted" and ep.meta["seed"] == 7
+    assert ep.meta["operator_params"]["script"]["imperfections"]["seed"] == 0
+
+
+def test_a_stall_is_noticed_and_recovered_by_regrasping(local_cell: LocalCell, tmp_path) -> None:
+    local_cell.world.k = 0.0  # the object never turns
+    _, (ep,) = _record(local_cell, _scripted(local_cell), tmp_path, seconds=4.0)
+    ops = ep.data["operator_events"]
+    assert (ops & OperatorEvent.SKILL_STOP).sum() >= 2 and (ops & OperatorEvent.GRASP_PRESET).sum() >= 3
+    assert (ops & OperatorEvent.SKILL_START).sum() >= 2  # ... and the skill comes back on
+
+
+def test_success_is_marked_from_world_progress(local_cell: LocalCell, tmp_path) -> None:
+    local_cell.world.required = 0.05
+    outcomes, (ep,) = _record(local_cell, _scripted(local_cell), tmp_path, seconds=6.0)
+    assert outcomes[0].success is True and ep.meta["success"] is True
+    assert ep.data["operator_events"][-1] & OperatorEvent.MARK_SUCCESS
+    assert outcomes[0].steps < 120  # ended on the mark, not by the time limit
+
+
+@pytest.mark.parametrize(
+    "imperfection",
+    [
+        {"reaction_delay_s": 0.4},
+        {"jitter_m": 0.0005},
+        {"follow_lag_s": 0.5},
+        {"misalignment_m": 0.003},
+    ],
+)
+def test_each_imperfection_changes_the_recorded_trajectory(local_cell: LocalCell, tmp_path, imperfection) -> None:
+    local_cell.world.k, local_cell.world.required = 0.4, 100.0  # turns fast enough that following matters
+    _, (base,) = _record(local_cell, _scripted(local_cell), tmp_path / "a", seconds=2.0)
+    other_cell = _fresh_cell()
+    params = replace(FAST, imperfections=Imperfections(seed=3, **imperfection))
+    _, (ep,) = _record(other_cell, _scripted(other_cell, params), tmp_path / "b", seconds=2.0)
+    name, value = next(iter(imperfection.items()))
+    assert ep.meta["operator_params"]["script"]["imperfections"][name] == value
+    a, b = base.data, ep.data
+    differs = np.abs(a["action_rad"] - b["action_rad"]).max(axis=1) > 1e-7
+    assert differs.any(), f"{name} left the recorded actions unchanged"
+    np.testing.assert_array_equal(a["q_rad"][0], b["q_rad"][0])  # same start: the operator made the difference
+
+
+def _fresh_cell() -> LocalCell:
+    from dexscrew_sdk.reference import KinematicCell
+    from tests.teleop.conftest import FakeWorld, SimClock
+
+    sim = KinematicCell(seed=0)
+    devices = dict(sim.devices())
+    devices["world"] = FakeWorld(sim, turns_per_rad=0.4, turns_required=100.0)
+    return LocalCell(sim, SimClock(sim), devices)
+
+
+def test_the_rehearsal_script_needs_no_world_and_toggles_the_skill(local_cell: LocalCell, tmp_path) -> None:
+    del local_cell.devices["world"]
+    outcomes, (ep,) = _record(local_cell, RehearsalOperator(local_cell.clock.period_s), tmp_path, seconds=30.0)
+    d = ep.data
+    assert outcomes[0].reason == "operator" and len(d["step_index"]) == 121  # ends itself at 6 s
+    assert d["skill_on"].any() and not d["skill_on"][-1] and outcomes[0].skill_toggles == 2
+    assert np.isnan(d["turns_done"]).all()  # no World: no ground truth, recorded as such
+    assert np.ptp(d["action_rad"][:, 12:], axis=0).max() > 1e-4  # the wrist did move
+    assert ep.meta["cell_kind"] == "real"
