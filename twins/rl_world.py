@@ -1,43 +1,41 @@
-"""The simplified RL world: fixed, tilted XHands turning objects on revolute joints.
+"""The simplified RL world: fixed, tilted LEFT XHands turning objects on revolute joints.
 
-Stage 1 of the method: no arm, no thread, no axial travel. Many environments
-share one PyBullet DIRECT world, 1 m apart, stepped together (one
-`stepSimulation` per substep for all of them), which is what makes it fast.
+Stage 1 of the method, as the authors built it (twins.rl_recipe holds every number):
+no arm, no thread, no axial travel; hand gravity off; the object's joint friction
+is PhysX's load-dependent articulation friction, 0.2 x m x g. Many environments
+share one PyBullet DIRECT world, 1 m apart, stepped together.
 
-Hand actuation. The authors' law is torque PD, tau = Kp (target - q) - Kd qdot
-with Kp = 3, Kd = 0.01, armature 0.001 kg m^2. Torque PD from Python needs a
-call per environment per substep and, without armature (PyBullet has none), is
-unstable at 200 Hz on the light finger links. Instead each joint uses the
-engine's position motor, whose velocity correction per substep is
-kp' (target - q) / dt - kd' qdot: with kp' = Kp dt^2 / I and kd' = Kd dt / I,
-I = 0.001 (the armature), free motion follows the same PD on an
-armature-dominated joint. The motor's force limit is set each control period to
-the PD torque |Kp e| + |Kd qdot| (capped by the effort limits 1.1 / 0.4 N m), so
-a finger pressed on the object pushes with the PD's force, not with its maximum.
+Gravity. Nothing in this world feels gravity but the object's joint load: the hand
+has gravity off, and the object can only turn about a vertical axis, where its
+weight has no moment. So the world runs with zero gravity and the friction bound
+is computed from m g (docs/twins.md).
+
+Hand actuation: torque PD, tau = Kp (target - q) - Kd qdot on joints with the
+0.001 kg m^2 rotor inertia. PyBullet has no armature, and explicit torque PD on
+the light finger links is unstable at 200 Hz; each joint instead uses the
+engine's implicit position motor with positionGain = Kp dt^2 / I and
+velocityGain = Kd dt / I (the same PD on an armature-dominated joint) and a force
+bound of |PD torque| at the period's start, clamped to the authors' effective
+effort array (or only to 300 N m, unclamped).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pybullet as pb
 
 from dexscrew_sdk import joints
 from dexscrew_sdk.errors import ConfigError
-from twins import objects
-from twins.bullet import (
-    HandModel,
-    load_hand,
-    object_body,
-    object_shapes,
-    official_init_canonical,
-    tilted_hand_orientation,
-)
+from dexscrew_sdk.skills import layout
+from twins import rl_recipe as recipe
+from twins import xhand_left
+from twins.bullet import link_indices, urdf_file
+from twins.rl_recipe import SceneParams
 
-OBJECT_JOINT_FRICTION_NM = 0.2
-HAND_HEIGHT_M = 0.21
 ENV_SPACING_M = 1.0
+MIN_MOTOR_FORCE_NM = recipe.HAND_JOINT_FRICTION_NM  # a bound of 0 would let a joint at its target drift
 
 
 @dataclass
@@ -45,24 +43,11 @@ class RLWorldConfig:
     task: str = "nut"  # "nut" | "screwdriver"; bad value -> ConfigError naming choices
     num_envs: int = 8
     seed: int = 0
-    randomise: bool = True  # domain randomisation per the method (mass, COM, friction, scale, gains, tilt...)
-    physics_hz: float = 200.0
-    control_hz: float = 20.0
-    solver_iterations: int = 8
-
-
-@dataclass
-class _EnvParams:
-    shape: str = "triangular"
-    mass_kg: float = 0.05
-    com_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    friction: float = 1.0
-    restitution: float = 0.0
-    scale: float = 1.0
-    kp: float = 3.0
-    kd: float = 0.01
-    tilt_x_rad: float = np.deg2rad(25.0)
-    tilt_y_rad: float = 0.0
+    randomise: bool = True  # method.md's per-episode ranges; False = the nominal scene
+    physics_hz: float = recipe.PHYSICS_HZ
+    control_hz: float = recipe.CONTROL_HZ
+    solver_iterations: int = recipe.SOLVER_ITERATIONS
+    clamp_torques: bool = True  # PD torques clamped to the effective effort array; False: 300 N m
 
 
 @dataclass
@@ -73,64 +58,84 @@ class _Links:
     obj_quat: np.ndarray  # (N, 4)
     obj_linvel: np.ndarray  # (N, 3)
     obj_angvel: np.ndarray  # (N, 3)
-    tip_pos: np.ndarray  # (N, 5, 3) pad frames
+    tip_pos: np.ndarray  # (N, 5, 3) the authors' fingertip links
     tip_quat: np.ndarray  # (N, 5, 4)
     tip_linvel: np.ndarray  # (N, 5, 3)
 
 
-def _names(prefix: str, parts: str | int) -> list[str]:
-    if isinstance(parts, int):
-        return [f"{prefix}_{i}" for i in range(parts)]
-    return [f"{prefix}_{c}" for c in parts]
+class _Hand:
+    """One left XHand body: canonical joint ids, fingertip links, contacts."""
 
+    def __init__(self, client: int, path: str, base: np.ndarray) -> None:
+        flags = pb.URDF_USE_INERTIA_FROM_FILE
+        self.client = client
+        self.body = pb.loadURDF(path, base.tolist(), useFixedBase=True, flags=flags, physicsClientId=client)
+        jn, ln = link_indices(client, self.body)
+        self.joint_ids = [jn[n] for n in joints.HAND_JOINT_NAMES]
+        self.tip_ids = [ln[n] for n in recipe.TIP_LINKS]
+        finger = {ln[d]: i for i, d in enumerate(recipe.DISTAL_LINKS)}
+        finger.update({ln[t]: i for i, t in enumerate(recipe.TIP_LINKS)})  # the tip boxes touch too
+        self.finger_of_link = finger
+        for j in self.joint_ids:  # release the default velocity motors
+            pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
+        # PyBullet places a base by its inertial frame, not its link frame: keep the offset
+        self.base_com_m = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=client)[3])
+        for link in [-1, *ln.values()]:  # the pair's friction and restitution are the object's
+            pb.changeDynamics(self.body, link, lateralFriction=1.0, restitution=1.0, physicsClientId=client)
 
-_TIPS = joints.FINGERTIP_NAMES
-PRIVILEGED_LAYOUT: tuple[tuple[str, int], ...] = (
-    ("object_pos", 3),
-    ("object_quat", 4),
-    ("object_linvel", 3),
-    ("object_angvel", 3),
-    ("object_joint_angle", 1),
-    ("object_joint_vel", 1),
-    ("tip_pos", 15),
-    ("tip_quat", 20),
-    ("tip_linvel", 15),
-    ("object_mass", 1),
-    ("object_com", 3),
-    ("friction", 1),
-    ("object_scale", 1),
-    ("restitution", 1),
-    ("kp", 1),
-    ("kd", 1),
-    ("hand_pos", 3),
-    ("hand_quat", 4),
-    ("shape_id", 1),
-)
+    def place(self, pos: np.ndarray, rot: np.ndarray) -> None:
+        """Put left_hand_link's frame at `pos` with orientation `rot` (world <- hand)."""
+        com = pos + rot @ self.base_com_m
+        pb.resetBasePositionAndOrientation(self.body, com.tolist(), recipe.quat_xyzw(rot), physicsClientId=self.client)
 
+    def reset_joints(self, q: np.ndarray) -> None:
+        for j, v in zip(self.joint_ids, q, strict=True):
+            pb.resetJointState(self.body, j, float(v), 0.0, physicsClientId=self.client)
 
-def _privileged_names() -> tuple[str, ...]:
-    out: list[str] = []
-    for name, n in PRIVILEGED_LAYOUT:
-        if n == 1:
-            out.append(name)
-        elif name in ("tip_pos", "tip_linvel"):
-            out += [f"{name}_{t}_{a}" for t in _TIPS for a in "xyz"]
-        elif name == "tip_quat":
-            out += [f"{name}_{t}_{a}" for t in _TIPS for a in "xyzw"]
-        else:
-            out += _names(name, "xyzw" if n == 4 else "xyz")
-    return tuple(out)
+    def drive(self, q_t: np.ndarray, q: np.ndarray, qd: np.ndarray, p: SceneParams, effort: np.ndarray, dt: float):
+        force = np.clip(p.kp * np.abs(q_t - q) + p.kd * np.abs(qd), MIN_MOTOR_FORCE_NM, effort)
+        n = len(self.joint_ids)
+        pb.setJointMotorControlArray(
+            self.body,
+            self.joint_ids,
+            pb.POSITION_CONTROL,
+            targetPositions=q_t.tolist(),
+            targetVelocities=[0.0] * n,
+            positionGains=[p.kp * dt * dt / recipe.ARMATURE_KGM2] * n,
+            velocityGains=[p.kd * dt / recipe.ARMATURE_KGM2] * n,
+            forces=force.tolist(),
+            physicsClientId=self.client,
+        )
+        return np.sign(q_t - q) * np.minimum(np.abs(p.kp * (q_t - q) - p.kd * qd), effort)
+
+    def joint_states(self) -> tuple[np.ndarray, np.ndarray]:
+        s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)
+        return np.array([x[0] for x in s]), np.array([x[1] for x in s])
+
+    def tip_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = pb.getLinkStates(
+            self.body, self.tip_ids, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=self.client
+        )
+        return np.array([x[4] for x in s]), np.array([x[5] for x in s]), np.array([x[6] for x in s])
+
+    def contacts(self, obj: int) -> np.ndarray:
+        touching = np.zeros(5, dtype=bool)
+        for c in pb.getContactPoints(bodyA=self.body, bodyB=obj, physicsClientId=self.client):
+            i = self.finger_of_link.get(c[3])
+            if i is not None:
+                touching[i] = True
+        return touching
 
 
 class RevoluteWorld:
-    PRIVILEGED_NAMES: tuple[str, ...] = _privileged_names()
+    PRIVILEGED_NAMES: tuple[str, ...] = recipe.privileged_names()
 
     def __init__(self, cfg: RLWorldConfig) -> None:
-        if cfg.task not in objects.TASKS:
-            raise ConfigError(f"RLWorldConfig.task = {cfg.task!r}; choose one of {list(objects.TASKS)}")
+        if cfg.task not in recipe.TASKS:
+            raise ConfigError(f"RLWorldConfig.task = {cfg.task!r}; choose one of {list(recipe.TASKS)}")
         if cfg.num_envs < 1:
             raise ConfigError(f"RLWorldConfig.num_envs must be >= 1, got {cfg.num_envs}")
-        ratio = cfg.physics_hz / cfg.control_hz
+        ratio = cfg.physics_hz / cfg.control_hz if cfg.control_hz > 0 else 0.0
         if cfg.control_hz <= 0 or abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
             raise ConfigError(
                 f"physics_hz ({cfg.physics_hz}) must be a whole multiple of control_hz ({cfg.control_hz})"
@@ -140,12 +145,13 @@ class RevoluteWorld:
         self.substeps = round(ratio)
         self.dt = 1.0 / cfg.physics_hz
         self.rng = np.random.default_rng(cfg.seed)
-        self.joint_lower = joints.XHAND_LOWER_RAD.copy()
-        self.joint_upper = joints.XHAND_UPPER_RAD.copy()
-        self.q_nominal = official_init_canonical(cfg.task)
+        self.joint_lower = np.array(recipe.SIM_LOWER_RAD[cfg.task])
+        self.joint_upper = np.array(recipe.SIM_UPPER_RAD[cfg.task])
+        self.effort = np.array(recipe.EFFECTIVE_EFFORT_NM if cfg.clamp_torques else [recipe.UNCLAMPED_EFFORT_NM] * 12)
+        self.q_nominal = layout.init_targets_sdk(cfg.task)
         self.faults = 0  # environments reset because their state exploded
         self.client = pb.connect(pb.DIRECT)
-        pb.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        pb.setGravity(0, 0, 0, physicsClientId=self.client)  # see the module docstring
         pb.setPhysicsEngineParameter(
             fixedTimeStep=self.dt, numSolverIterations=cfg.solver_iterations, physicsClientId=self.client
         )
@@ -153,28 +159,37 @@ class RevoluteWorld:
         self.origins = np.array(
             [[ENV_SPACING_M * (i % cols), ENV_SPACING_M * (i // cols), 0.0] for i in range(self.num_envs)]
         )
-        self.hands: list[HandModel] = [load_hand(self.client, base_pos=o) for o in self.origins]
+        path = urdf_file(xhand_left.hand_urdf(visual=False, limits=(self.joint_lower, self.joint_upper)))
+        self.hands = [_Hand(self.client, path, o + np.array(recipe.HAND_POS_M)) for o in self.origins]
         self.objects: list[int] = [-1] * self.num_envs
         self._collision_shapes: dict[tuple[str, float], int] = {}  # one per (shape, scale), reused across resets
-        self.params = [_EnvParams() for _ in range(self.num_envs)]
+        self.params = [recipe.nominal_scene(cfg.task) for _ in range(self.num_envs)]
         self._targets = np.tile(self.q_nominal, (self.num_envs, 1))
         self._q = np.zeros((self.num_envs, 12))
         self._qd = np.zeros((self.num_envs, 12))
         self._tau = np.zeros((self.num_envs, 12))
         self._obj_angle = np.zeros(self.num_envs)
         self._obj_vel = np.zeros(self.num_envs)
-        self._hand_pose = np.zeros((self.num_envs, 7))  # base position (env frame) + quaternion, set at reset
-        self._links = None  # type: _Links | None  # read on first use after each step or reset
+        self._hand_pose = np.zeros((self.num_envs, 7))  # position (env frame) + quaternion, set at reset
+        self._links: _Links | None = None  # read on first use after each step or reset
         self.reset()
 
     # ------------------------------------------------------------------ reset
-    def reset(self, env_ids: np.ndarray | None = None, q_init: np.ndarray | None = None) -> None:
+    def reset(
+        self,
+        env_ids: np.ndarray | None = None,
+        q_init: np.ndarray | None = None,
+        scenes: list[SceneParams] | None = None,
+    ) -> None:
+        """Reset environments (all by default); `scenes` gives each its scene instead of drawing one."""
         ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids, dtype=int).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_envs):
             raise ConfigError(f"env_ids must be in [0, {self.num_envs}), got {ids.tolist()}")
+        if scenes is not None and len(scenes) != len(ids):
+            raise ConfigError(f"scenes must give one SceneParams per environment reset ({len(ids)}), got {len(scenes)}")
         qs = self._initial_q(ids, q_init)
         for k, e in enumerate(ids):
-            self._reset_env(int(e), qs[k])
+            self._reset_env(int(e), qs[k], None if scenes is None else scenes[k])
         self._read_state(ids)
         self._links = None
 
@@ -186,65 +201,67 @@ class RevoluteWorld:
                 raise ConfigError(f"q_init must be (12,) or ({len(ids)}, 12) finite values, got shape {q.shape}")
             return np.clip(q, self.joint_lower, self.joint_upper)
         q = np.tile(self.q_nominal, (len(ids), 1))
-        if self.cfg.randomise:  # +-10 % of the half range
+        if self.cfg.randomise:
             half = 0.5 * (self.joint_upper - self.joint_lower)
-            q = q + self.rng.uniform(-0.1, 0.1, q.shape) * half
+            frac = recipe.RANDOMISATION.init_joint_frac
+            q = q + self.rng.uniform(-frac, frac, q.shape) * half
         return np.clip(q, self.joint_lower, self.joint_upper)
 
-    def _sample_params(self) -> _EnvParams:
-        r, shapes = self.rng, ("triangular",) if self.cfg.task == "nut" else ("octagon", "dodecagon")
-        if not self.cfg.randomise:
-            return _EnvParams(shape=shapes[0], mass_kg=objects.object_geometry(self.cfg.task, shapes[0]).mass_kg)
-        # the screwdriver's scale to 1e-3, so the world needs at most a few hundred collision shapes
-        scale = float(r.choice([0.95, 1.0, 1.05])) if self.cfg.task == "nut" else round(float(r.uniform(0.85, 1.25)), 3)
-        return _EnvParams(
-            shape=str(r.choice(shapes)),
-            mass_kg=float(r.uniform(0.04, 0.06)),
-            com_m=r.uniform(-0.001, 0.001, 3),
-            friction=float(r.uniform(0.5, 8.0)),
-            restitution=float(r.uniform(0.0, 1.0)),
-            scale=scale,
-            kp=float(r.uniform(2.7, 3.3)),
-            kd=float(r.uniform(0.009, 0.011)),
-            tilt_x_rad=float(np.deg2rad(r.uniform(20.0, 30.0))),
-            tilt_y_rad=float(np.deg2rad(r.uniform(-5.0, 5.0))),
-        )
-
-    def _reset_env(self, e: int, q0: np.ndarray) -> None:
-        c, hand, p = self.client, self.hands[e], self._sample_params()
+    def _reset_env(self, e: int, q0: np.ndarray, scene: SceneParams | None) -> None:
+        c, hand = self.client, self.hands[e]
+        if scene is None:
+            scene = recipe.sample_scene(self.cfg.task, self.rng) if self.cfg.randomise else None
+        p = scene or recipe.nominal_scene(self.cfg.task)
         self.params[e] = p
-        orn = tilted_hand_orientation(p.tilt_x_rad, p.tilt_y_rad)
-        hand_pos = self.origins[e] + np.array([0.0, 0.0, HAND_HEIGHT_M])
-        pb.resetBasePositionAndOrientation(hand.body, hand_pos.tolist(), orn, physicsClientId=c)
-        self._hand_pose[e] = [*(hand_pos - self.origins[e]), *orn]
+        rot = recipe.hand_rotation(p.tilt_rad, p.tilt_y_rad)
+        hand.place(self.origins[e] + np.array(recipe.HAND_POS_M), rot)
+        self._hand_pose[e] = [*recipe.HAND_POS_M, *recipe.quat_xyzw(rot)]
         if self.objects[e] >= 0:
             pb.removeBody(self.objects[e], physicsClientId=c)
-        centre = hand.grasp_centre(self.q_nominal)
-        self.objects[e] = object_body(c, self._collision_shape(p.shape, p.scale), centre, p.mass_kg, p.com_m)
-        pb.setJointMotorControl2(
-            self.objects[e], 0, pb.VELOCITY_CONTROL, targetVelocity=0, force=OBJECT_JOINT_FRICTION_NM, physicsClientId=c
-        )
-        pb.changeDynamics(self.objects[e], 0, lateralFriction=p.friction, restitution=p.restitution, physicsClientId=c)
-        # PyBullet multiplies the pair's coefficients: friction is the object's value, restitution r^2
-        # (the shipped skills were trained so; method.md's U[0, 1] is thus the pads' and the object's each)
-        hand.set_friction(1.0, p.restitution)
+        base = self.origins[e] + np.array([*p.object_xy_m, 0.0])
+        self.objects[e] = self._object_body(p, base)
         hand.reset_joints(q0)
+        self._q[e], self._qd[e] = q0, 0.0
         self._targets[e] = q0
-        self._apply_targets(e, q0)
+        self._tau[e] = hand.drive(q0, q0, np.zeros(12), p, self.effort, self.dt)
+
+    def _object_body(self, p: SceneParams, base: np.ndarray) -> int:
+        """The object on a fixed invisible base: link 0 turns about -z (positive = clockwise from above,
+        the fastening direction of a right-hand thread); its joint friction is PhysX's 0.2 x m x g."""
+        c, geom = self.client, recipe.shape(self.cfg.task, p.shape)
+        centre = np.array([0.0, 0.0, 0.5 * (geom.z0_m + geom.z1_m)])  # its state reads out here
+        body = pb.createMultiBody(
+            baseMass=0,
+            basePosition=base.tolist(),
+            linkMasses=[p.mass_kg],
+            linkCollisionShapeIndices=[self._collision_shape(p.shape, p.scale)],
+            linkVisualShapeIndices=[-1],
+            linkPositions=[[0, 0, 0]],
+            linkOrientations=[[0, 0, 0, 1]],
+            linkInertialFramePositions=[list(p.com_m + centre)],
+            linkInertialFrameOrientations=[[0, 0, 0, 1]],
+            linkParentIndices=[0],
+            linkJointTypes=[pb.JOINT_REVOLUTE],
+            linkJointAxis=[[0, 0, -1]],
+            physicsClientId=c,
+        )
+        pb.setJointMotorControl2(
+            body, 0, pb.VELOCITY_CONTROL, targetVelocity=0, force=p.object_friction_nm, physicsClientId=c
+        )
+        pb.changeDynamics(body, 0, lateralFriction=p.contact_mu, restitution=p.restitution, physicsClientId=c)
+        return body
 
     def _collision_shape(self, shape: str, scale: float) -> int:
         """PyBullet keeps every collision shape ever made; a reset reuses the one of its (shape, scale)."""
         key = (shape, scale)
         if key not in self._collision_shapes:
-            geom = objects.object_geometry(self.cfg.task, shape)
-            self._collision_shapes[key] = object_shapes(self.client, geom, scale, visual=False)[0]
+            verts = recipe.shape(self.cfg.task, shape).vertices(scale)
+            self._collision_shapes[key] = pb.createCollisionShape(
+                pb.GEOM_MESH, vertices=verts.tolist(), physicsClientId=self.client
+            )
         return self._collision_shapes[key]
 
     # ------------------------------------------------------------------ stepping
-    def _apply_targets(self, e: int, q_t: np.ndarray) -> None:
-        p = self.params[e]
-        self.hands[e].pd_drive(q_t, self._q[e], self._qd[e], p.kp, p.kd, self.dt)
-
     def step(self, targets: np.ndarray) -> None:
         t = np.asarray(targets, dtype=float)
         if t.shape != (self.num_envs, 12):
@@ -253,7 +270,7 @@ class RevoluteWorld:
         t = np.clip(t, self.joint_lower, self.joint_upper)
         self._targets = t
         for e in range(self.num_envs):
-            self._apply_targets(e, t[e])
+            self._tau[e] = self.hands[e].drive(t[e], self._q[e], self._qd[e], self.params[e], self.effort, self.dt)
         for _ in range(self.substeps):
             pb.stepSimulation(physicsClientId=self.client)
         self._read_state(np.arange(self.num_envs))
@@ -264,11 +281,9 @@ class RevoluteWorld:
             self.reset(np.flatnonzero(bad))
 
     def _read_state(self, ids: np.ndarray) -> None:
-        c = self.client
         for e in ids:
-            q, qd, tau = self.hands[e].joint_states()
-            self._q[e], self._qd[e], self._tau[e] = q, qd, tau
-            s = pb.getJointState(self.objects[e], 0, physicsClientId=c)
+            self._q[e], self._qd[e] = self.hands[e].joint_states()
+            s = pb.getJointState(self.objects[e], 0, physicsClientId=self.client)
             self._obj_angle[e], self._obj_vel[e] = s[0], s[1]
 
     # ------------------------------------------------------------------ accessors
@@ -279,6 +294,7 @@ class RevoluteWorld:
         return self._qd.copy()
 
     def hand_torque(self) -> np.ndarray:
+        """The PD torques of the last control period's start (what the motor bound allows)."""
         return self._tau.copy()
 
     def targets(self) -> np.ndarray:
@@ -291,6 +307,9 @@ class RevoluteWorld:
     def object_angvel(self) -> np.ndarray:
         return self._obj_vel.copy()
 
+    def object_friction_nm(self) -> np.ndarray:
+        return np.array([p.object_friction_nm for p in self.params])
+
     def object_pos(self) -> np.ndarray:
         return self._link_states().obj_pos.copy()
 
@@ -298,13 +317,12 @@ class RevoluteWorld:
         return self._link_states().tip_pos.copy()
 
     def fingertip_contact(self) -> np.ndarray:
-        return np.stack([h.tip_contacts(o) for h, o in zip(self.hands, self.objects, strict=True)])
+        return np.stack([h.contacts(o) for h, o in zip(self.hands, self.objects, strict=True)])
 
     def privileged(self) -> np.ndarray:
-        """(N, len(PRIVILEGED_NAMES)) in PRIVILEGED_LAYOUT order."""
-        n, ln = self.num_envs, self._link_states()
-        p = self.params
-        shape_ids = [objects.valid_shapes(self.cfg.task).index(x.shape) for x in p]
+        """(N, len(PRIVILEGED_NAMES)) in rl_recipe.PRIVILEGED_LAYOUT order."""
+        n, ln, p = self.num_envs, self._link_states(), self.params
+        names = [s.name for s in recipe.SHAPES[self.cfg.task]]
         return np.concatenate(
             [
                 ln.obj_pos,
@@ -318,9 +336,9 @@ class RevoluteWorld:
                 ln.tip_linvel.reshape(n, -1),
                 np.array([[x.mass_kg] for x in p]),
                 np.array([x.com_m for x in p]),
-                np.array([[x.friction, x.scale, x.restitution, x.kp, x.kd] for x in p]),
+                np.array([[x.contact_mu, x.scale, x.restitution, x.kp, x.kd] for x in p]),
                 self._hand_pose,
-                np.array(shape_ids, dtype=float)[:, None],
+                np.array([[float(names.index(x.shape))] for x in p]),
             ],
             axis=1,
         )

@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from dexscrew_sdk import joints
-from twins import hull, pads
+from twins import hull, pads, rl_recipe
 
 HULLS_FILE = Path(__file__).with_name("xhand_left_hulls.json")
-PALM_LINK = "left_hand_link"
+PALM_LINK = rl_recipe.PALM_LINK
 FINGERS: tuple[str, ...] = ("index", "mid", "ring", "pinky")
 
 
@@ -95,10 +95,8 @@ def _back_links(finger: str) -> tuple[str, str]:
 
 
 THUMB_LINKS = ("left_hand_thumb_rota_link1", "left_hand_thumb_rota_link2", "left_hand_thumb_rota_tip")
-# thumb, index, middle, ring, pinky (joints.FINGERTIP_NAMES order)
-DISTAL_LINKS: tuple[str, ...] = (THUMB_LINKS[1], *(finger_links(f)[1] for f in FINGERS))
-TIP_LINKS: tuple[str, ...] = (THUMB_LINKS[2], *(finger_links(f)[2] for f in FINGERS))
-PAD_LINKS: tuple[str, ...] = tuple(f"{d}_pad" for d in DISTAL_LINKS)
+# thumb, index, middle, ring, pinky (joints.FINGERTIP_NAMES order); the names live in the RL recipe
+DISTAL_LINKS, TIP_LINKS, PAD_LINKS = rl_recipe.DISTAL_LINKS, rl_recipe.TIP_LINKS, rl_recipe.PAD_LINKS
 
 
 def _joints() -> list[Joint]:
@@ -206,7 +204,7 @@ def _link_xml(name: str, mesh_dir: str, visual: bool) -> str:
     return "".join(parts)
 
 
-def _joint_xml(j: Joint, friction_nm: float) -> str:
+def _joint_xml(j: Joint, friction_nm: float, lower: np.ndarray, upper: np.ndarray) -> str:
     head = (
         f'<joint name="{j.name}" type="{"fixed" if j.axis is None else "revolute"}">'
         f'<parent link="{j.parent}"/><child link="{j.child}"/><origin xyz="{_v(j.xyz_m)}" rpy="{_v(j.rpy_rad)}"/>'
@@ -215,7 +213,7 @@ def _joint_xml(j: Joint, friction_nm: float) -> str:
         return head + "</joint>"
     i = joints.HAND_JOINT_NAMES.index(j.name)
     return head + (
-        f'<axis xyz="{_v(j.axis)}"/><limit lower="{LOWER_RAD[i]}" upper="{UPPER_RAD[i]}" '
+        f'<axis xyz="{_v(j.axis)}"/><limit lower="{lower[i]}" upper="{upper[i]}" '
         f'effort="{EFFORT_NM[i]}" velocity="{joints.XHAND_MAX_SPEED_RAD_S[i]}"/>'
         f'<dynamics damping="0" friction="{friction_nm}"/></joint>'
     )
@@ -242,22 +240,29 @@ MATERIALS = (
 )
 
 
-def hand_links_xml(mesh_dir: Path | str | None = None, visual: bool = True) -> str:
+def hand_links_xml(
+    mesh_dir: Path | str | None = None, visual: bool = True, limits: tuple[np.ndarray, np.ndarray] | None = None
+) -> str:
     """Links and joints of the hand (no <robot> wrapper), rooted at PALM_LINK: to embed under a parent link
     with a fixed joint (e.g. the arm's flange with MOUNT). Meshes are referenced in `mesh_dir` (absolute
-    paths; default: a per-user cache that is filled on first use)."""
+    paths; default: a per-user cache that is filled on first use). `limits` (lower, upper), canonical
+    order, replace the URDF's (the authors' simulation uses its own)."""
+    lower, upper = (LOWER_RAD, UPPER_RAD) if limits is None else (np.asarray(limits[0]), np.asarray(limits[1]))
     folder = Path(mesh_dir) if mesh_dir is not None else default_mesh_dir()
     if mesh_dir is None or folder.is_absolute():
         write_meshes(folder)
     links = [PALM_LINK] + [j.child for j in JOINTS]
     return "".join(_link_xml(n, str(folder), visual) for n in links) + "".join(
-        _joint_xml(j, JOINT_FRICTION_NM) for j in JOINTS
+        _joint_xml(j, JOINT_FRICTION_NM, lower, upper) for j in JOINTS
     )
 
 
-def hand_urdf(mesh_dir: Path | str | None = None, visual: bool = True) -> str:
+def hand_urdf(
+    mesh_dir: Path | str | None = None, visual: bool = True, limits: tuple[np.ndarray, np.ndarray] | None = None
+) -> str:
     """A standalone left XHand (load with useFixedBase=True, flags=URDF_USE_INERTIA_FROM_FILE)."""
-    return lines(f'<?xml version="1.0"?><robot name="xhand_left">{MATERIALS}{hand_links_xml(mesh_dir, visual)}</robot>')
+    body = hand_links_xml(mesh_dir, visual, limits)
+    return lines(f'<?xml version="1.0"?><robot name="xhand_left">{MATERIALS}{body}</robot>')
 
 
 def lines(xml: str) -> str:

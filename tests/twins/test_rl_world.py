@@ -1,4 +1,5 @@
-"""The simplified RL world: API shapes, contact at the official initial pose, determinism, bad input."""
+"""The simplified RL world: API shapes, the authors' nominal scene, contact at the initial poses, the
+load-dependent object friction, determinism, bad input."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import pytest
 
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.joints import FINGERTIP_NAMES
-from twins.bullet import official_init_canonical
+from dexscrew_sdk.skills import layout
+from twins import rl_recipe
 from twins.rl_world import RevoluteWorld, RLWorldConfig
+
+official_init_canonical = layout.init_targets_sdk
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +38,77 @@ def test_shapes(nut_world: RevoluteWorld) -> None:
 
 
 @pytest.mark.parametrize("task", ["nut", "screwdriver"])
-def test_official_initial_pose_touches(task: str) -> None:
+def test_training_initial_pose_grasps_the_object(task: str) -> None:
     with RevoluteWorld(RLWorldConfig(task=task, num_envs=2, randomise=False)) as w:
-        q0 = official_init_canonical(task)
+        q0 = np.array(rl_recipe.TRAIN_INIT_RAD[task])
+        w.reset(q_init=q0)
         for _ in range(3):
             w.step(np.tile(q0, (2, 1)))
         contact = w.fingertip_contact()
         assert contact[:, 0].all() and contact[:, 1].all(), contact  # thumb and index
+
+
+def test_nominal_scene_is_the_authors() -> None:
+    """Hand R_x(65 deg) at (0, 0, 0.21) with fingers along +y and down, palm down; nut where the facts say."""
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=1, randomise=False)) as w:
+        p = w.params[0]
+        assert (p.mass_kg, p.contact_mu, p.kp, p.kd) == (0.05, 1.0, 3.0, 0.01)
+        assert np.allclose(w.object_pos()[0], (0.02125, 0.06375, 0.06875))
+        rot = rl_recipe.hand_rotation(p.tilt_rad)
+        assert np.allclose(
+            rot,
+            [
+                [1, 0, 0],
+                [0, np.cos(np.radians(65)), -np.sin(np.radians(65))],
+                [0, np.sin(np.radians(65)), np.cos(np.radians(65))],
+            ],
+        )
+        w.reset(q_init=np.zeros(12))
+        tips = w.fingertip_pos()[0]
+        finger = tips[1] - np.array(rl_recipe.HAND_POS_M)  # index tip of the open hand: along +y, 25 deg down
+        assert np.allclose(finger, rot @ np.array((0.0265, -0.0065, -0.2057)), atol=1e-3)
+        assert finger[1] > 0.15 and finger[2] < -0.05
+        assert w.cfg.clamp_torques and np.allclose(w.effort, rl_recipe.EFFECTIVE_EFFORT_NM)
+    with RevoluteWorld(RLWorldConfig(task="screwdriver", num_envs=1, randomise=False)) as w:
+        assert np.allclose(w.object_pos()[0][:2], (0.01275, 0.06375))
+        assert w.params[0].contact_mu == 4.0
+
+
+def test_effective_effort_array_is_the_authors_in_policy_order() -> None:
+    policy = (0.4, 1.1, 0.4, 1.1, 0.4, 1.1, 0.4, 1.1, 1.1, 0.4, 1.1, 1.1)
+    assert np.allclose(rl_recipe.EFFECTIVE_EFFORT_NM, layout.to_sdk(policy))
+    lower_nut = (-0.175, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, -1.05, -0.17)
+    assert np.allclose(rl_recipe.SIM_LOWER_RAD["nut"], layout.to_sdk(lower_nut))
+
+
+def test_object_friction_is_load_dependent_like_physx() -> None:
+    """0.2 x m x g: 0.078 .. 0.118 N m over the mass range, not a constant 0.2 N m."""
+    assert rl_recipe.NOMINAL["nut"].object_friction_nm == pytest.approx(0.2 * 0.05 * 9.81)
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=6, seed=2)) as w:
+        masses = np.array([p.mass_kg for p in w.params])
+        assert np.allclose(w.object_friction_nm(), 0.2 * masses * 9.81)
+        assert (w.object_friction_nm() >= 0.078).all() and (w.object_friction_nm() <= 0.118).all()
+
+
+def _spin_up(torque_nm: float, mass_kg: float) -> float:
+    """Object angle after 0.5 s under a constant torque, hand open and away."""
+    import pybullet as pb
+
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=1, randomise=False)) as w:
+        scene = rl_recipe.nominal_scene("nut")
+        scene.mass_kg = mass_kg
+        w.reset(q_init=np.zeros(12), scenes=[scene])  # the open hand does not touch the nut
+        obj = w.objects[0]
+        for _ in range(100):
+            pb.applyExternalTorque(obj, 0, [0, 0, -torque_nm], pb.WORLD_FRAME, physicsClientId=w.client)
+            pb.stepSimulation(physicsClientId=w.client)
+        return pb.getJointState(obj, 0, physicsClientId=w.client)[0]
+
+
+def test_object_turns_only_when_torque_beats_its_friction() -> None:
+    assert abs(_spin_up(0.09, 0.05)) < 1e-3  # below 0.2 x 0.05 x 9.81 = 0.098 N m: held
+    assert _spin_up(0.11, 0.05) > 0.05  # above it: turns
+    assert abs(_spin_up(0.11, 0.06)) < 1e-3  # heavier nut, 0.118 N m: held again
 
 
 def test_targets_clipped_and_nan_ignored(nut_world: RevoluteWorld) -> None:

@@ -149,3 +149,9 @@ def test_real_cell_tcp_and_payload_use_the_model_mount(hand) -> None:
         )
     com_flange = np.array(xhand_left.MOUNT_XYZ_M) + r @ (com / xhand_left.TOTAL_MASS_KG)
     assert np.allclose(arm["payload_cog_m"], com_flange, atol=1e-3)
+
+
+def test_link_names_of_the_recipe_are_the_models() -> None:
+    x = xhand_left
+    assert (x.THUMB_LINKS[1], *(x.finger_links(f)[1] for f in x.FINGERS)) == x.DISTAL_LINKS
+    assert (x.THUMB_LINKS[2], *(x.finger_links(f)[2] for f in x.FINGERS)) == x.TIP_LINKS
