@@ -19,6 +19,7 @@ from dexscrew_sdk.recording.schema import EpisodeMeta, OperatorEvent, StepRecord
 from dexscrew_sdk.records import ArmState, DeviceMode, HandState, TactileFrame, TaskProgress
 
 _HAND_MID = 0.5 * (joints.XHAND_LOWER_RAD + joints.XHAND_UPPER_RAD)
+_HAND_SPAN = joints.XHAND_UPPER_RAD - joints.XHAND_LOWER_RAD
 
 
 def synthetic_meta(task: str = "nut", shape: str = "square", seed: int = 0, control_hz: float = 20.0) -> EpisodeMeta:
@@ -48,7 +49,7 @@ def synthetic_steps(
         s = k / moving
         arm_q = joints.UR5E_HOME_RAD + 0.1 * np.sin(2 * np.pi * s + phase0) * np.array([1, 0.3, -0.3, 0, 0.5, 1])
         skill_on = 0.25 <= s < 0.75
-        hand_q = _HAND_MID + (0.2 * np.sin(4 * np.pi * s) if skill_on else 0.0)
+        hand_q = _HAND_MID + (0.25 * _HAND_SPAN * np.sin(4 * np.pi * s) if skill_on else 0.0)  # within limits
         stamp = t0 + i * period_ns
         tactile = np.zeros(joints.TACTILE_SHAPE, np.float32)
         if skill_on:
