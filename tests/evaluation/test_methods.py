@@ -1,0 +1,102 @@
+"""The methods on a real twin node: the skill alone holds the arm, the follower lowers it, replay is open loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dexscrew_sdk import joints, kinematics, resources
+from dexscrew_sdk.cell import Cell
+from dexscrew_sdk.evaluation import seeds
+from dexscrew_sdk.evaluation.methods import ExpertReplay, MethodConfig, SkillMethod, StageUnavailable, build_methods
+from dexscrew_sdk.evaluation.results import TrialSpec
+from dexscrew_sdk.evaluation.trial import run_trial
+from dexscrew_sdk.ports import free_base_port
+from dexscrew_sdk.recording import Recorder
+from dexscrew_sdk.recording.synthetic import synthetic_meta, synthetic_steps
+from tests.conftest import start_node
+
+SEED = seeds.trial_seed(0)
+
+
+@pytest.fixture(scope="module")
+def cell() -> Iterator[Cell]:
+    config = resources.config_path("twin_cell")
+    overrides = [f"nodes.twin.base_port={free_base_port()}"]
+    node = start_node(config, "twin", overrides)
+    try:
+        with Cell.connect(config, overrides, connect_timeout_s=30.0) as c:
+            yield c
+    finally:
+        node.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic episodes (successes on even ones), hand targets brought inside the XHand's limits."""
+    root = tmp_path_factory.mktemp("demos")
+    lo, hi = joints.XHAND_LOWER_RAD, joints.XHAND_UPPER_RAD
+    with Recorder(root) as rec:
+        for i, shape in enumerate(["square", "triangular"] * 2):
+            ep = rec.begin(synthetic_meta("nut", shape, seeds.RECORDING.start + i))
+            for step in synthetic_steps(60, i):
+                ep.append(dataclasses.replace(step, hand_target_rad=np.clip(step.hand_target_rad, lo, hi)))
+            ep.end(success=i % 2 == 0).wait()
+    return root
+
+
+def drive(cell: Cell, method: SkillMethod, steps: int) -> float:
+    """Run a method while the world's assist turns the nut about a turn a second; returns the turns."""
+    cell.world.reset("nut", "triangular", seed=SEED, randomisation={"enabled": True})
+    turns0 = cell.world.progress().turns_done
+    method.start(cell, TrialSpec(method.name, "nut", "triangular", SEED, 10.0))
+    cell.world.perturb("assist_turn")
+    for _ in range(steps):
+        method.step(cell)
+        cell.clock.wait()
+    method.stop(cell)
+    return cell.world.progress().turns_done - turns0
+
+
+@pytest.mark.integration
+def test_the_skill_alone_keeps_the_arm_still_and_the_follower_lowers_the_wrist_as_the_nut_turns(cell: Cell) -> None:
+    cell.world.reset("nut", "triangular", seed=SEED, randomisation={"enabled": True})
+    q0 = np.array(cell.arm.state().q_rad)
+    turns = drive(cell, SkillMethod("direct_sim2real", {}, follow=False, pitch_m=0.00175), 30)
+    assert turns > 0.3 and np.abs(np.array(cell.arm.state().q_rad) - q0).max() < 0.01
+    z0 = kinematics.forward(q0)[2]
+    turns = drive(cell, SkillMethod("skill_follower", {}, follow=True, pitch_m=0.00175), 30)
+    lowered_m = z0 - kinematics.forward(np.array(cell.arm.state().q_rad))[2]
+    assert turns > 0.3 and lowered_m == pytest.approx(0.00175 * turns, abs=0.0003)
+
+
+def test_replay_takes_a_successful_demo_of_another_seed_and_a_seen_shape_for_unseen_objects(demos: Path) -> None:
+    replay = ExpertReplay(str(demos))
+    assert {d["seed"] for d in replay._demos} == {seeds.RECORDING.start, seeds.RECORDING.start + 2}  # successes
+    assert replay.pick("nut", "square", SEED)["shape"] == "square"
+    assert replay.pick("nut", "hexagonal", SEED)["shape"] in ("square", "triangular")
+    with pytest.raises(StageUnavailable, match="no successful screwdriver demonstration"):
+        replay.pick("screwdriver", "octagon", SEED)
+
+
+@pytest.mark.integration
+def test_expert_replay_sends_the_recorded_targets_open_loop(cell: Cell, demos: Path) -> None:
+    replay = ExpertReplay(str(demos))
+    res = run_trial(cell, replay, TrialSpec("expert_replay", "nut", "square", SEED, 3.5))
+    from dexscrew_sdk.recording import load_episode
+
+    last = np.asarray(load_episode(replay.chosen["path"])["action_rad"][-1], dtype=float)
+    assert res.sim_time_s == pytest.approx(3.5, abs=0.06)
+    assert np.abs(np.array(cell.arm.state().q_rad) - last[12:]).max() < 0.02  # the arm went where the demo did
+
+
+def test_missing_pieces_are_named() -> None:
+    with pytest.raises(StageUnavailable, match="expert replay needs demonstrations"):
+        build_methods(MethodConfig(["expert_replay"]))
+    with pytest.raises(StageUnavailable, match="bc_touch"):
+        build_methods(MethodConfig(["bc_touch"]))
