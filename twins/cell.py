@@ -139,7 +139,7 @@ class TwinCell(Simulated):
         self.arm = TwinArm(self, r, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
         self.hand = TwinHand(self.scene.hand_drive, r, self.sensors, limits=device_kwargs.get("hand_limits"))
         self.tactile = TwinTactile(self.sensors)
-        self.world = TwinWorld(self.scene, self.rebuild, self.refresh, self.press)
+        self.world = TwinWorld(self.scene, self.rebuild, self.refresh, self.operator)
 
     @property
     def time_s(self) -> float:
@@ -158,9 +158,9 @@ class TwinCell(Simulated):
         self.hand.hold(self.hand.q)
         self.tactile.observe(np.zeros(joints.TACTILE_SHAPE, dtype=np.float32))
 
-    def press(self, fingertip: str) -> None:
-        """The operator presses a fingertip pad with a flat probe (a World perturbation; tools never call it)."""
-        self.sensors.press(fingertip, self.scene.time_s)
+    def operator(self, action: str) -> None:
+        """The operator's hands on the twin (World perturbations; tools never call it): press a pad, un-jig."""
+        self.sensors.operator(action, self.scene.time_s)
 
     def refresh(self) -> None:
         """Re-read the engine after the World moved something, so every device sees it at once."""
@@ -176,6 +176,8 @@ class TwinCell(Simulated):
                 self.scene.control_update()
             self.arm.advance_setpoint(dt)
             self.scene.arm_targets(self.arm.setpoint)
+            if self.sensors.jig is not None:  # a calibration jig holds the fingers rigidly
+                self.scene.set_hand_joints(self.sensors.jig)
             self.scene.step()
             self._since_control = (self._since_control + dt) % self.control_period_s
             if self._since_control > self.control_period_s - 1e-9:

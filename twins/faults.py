@@ -38,6 +38,8 @@ SATURATION_N = 8.0  # the pads' full scale (twins/tactile.py clips there too)
 PRESS_DURATION_S = 1.0
 PRESS_PEAK_N = 2.0  # per taxel at the centre of the probe; the edge gets 45 % of it
 TAXELS = joints.TAXEL_GRID[0] * joints.TAXEL_GRID[1]
+# what the operator does with their hands on the twin (World perturbations, never a tool's call)
+OPERATOR_ACTIONS: tuple[str, ...] = (*(f"press_{tip}" for tip in joints.FINGERTIP_NAMES), "remove_jig")
 
 
 @dataclass
@@ -163,6 +165,7 @@ class SensorReadout:
             cal = calibration_files.load_tactile_baseline(self.params.tactile_zero_file)
             self.cal_baseline_n, self.calibration[cal.kind] = cal.arrays["baseline_n"], cal.identity()
         self._drive: np.ndarray | None = None
+        self._in_jig = self.params.jig_rad is not None
         self._press: tuple[int, float] | None = None  # (pad, start time)
         rows, cols = joints.TAXEL_GRID
         r, c = np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols), indexing="ij")
@@ -172,7 +175,17 @@ class SensorReadout:
     # ---------------------------------------------------------------- hand
     @property
     def jig(self) -> np.ndarray | None:
-        return None if self.params.jig_rad is None else np.asarray(self.params.jig_rad, dtype=float)
+        """The jig's angles while the hand sits in it."""
+        return np.asarray(self.params.jig_rad, dtype=float) if self._in_jig else None
+
+    def operator(self, action: str, time_s: float) -> None:
+        """One of OPERATOR_ACTIONS: press a pad with a flat probe, or take the hand out of its jig."""
+        if action == "remove_jig":
+            self._in_jig, self._drive = False, None
+        elif action in OPERATOR_ACTIONS:
+            self.press(action.removeprefix("press_"), time_s)
+        else:
+            raise ConfigError(f"unknown operator action {action!r}; choose one of {list(OPERATOR_ACTIONS)}")
 
     def reported_q(self, q_physical_rad: np.ndarray) -> np.ndarray:
         """Canonical angles the hand reports: the encoder's error, then the calibration the driver adds."""

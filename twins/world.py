@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dexscrew_sdk import joints
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.interfaces import World
 from dexscrew_sdk.records import DeviceInfo, TaskProgress
 from twins import objects
+from twins.faults import OPERATOR_ACTIONS
 from twins.scene import TaskParams
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ DEFAULT_RANDOMISATION: dict[str, Any] = {
     "tactile_noise_n": 0.01,
     "gain_scale": [0.9, 1.1],
 }
-PRESSES: tuple[str, ...] = tuple(f"press_{tip}" for tip in joints.FINGERTIP_NAMES)
 ASSIST_DURATION_S = 1.0
 DRAGGED_JOINTS = [1, 2, 4, 5, 6, 7]  # thumb rota1/2, index j1/j2, middle j1/j2 (canonical order)
 
@@ -43,10 +42,10 @@ class TwinWorld(World):
         scene: Scene,
         rebuild: Callable[[TaskParams, int, float, float], None],
         refresh: Callable[[], None],
-        press: Callable[[str], None] | None = None,
+        operator: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
-        self._press = press  # the operator pressing a fingertip pad (tactile checks on the twin)
+        self._operator = operator  # the operator's hands: press a pad, take the hand out of its jig
         self._scene = scene
         self._rebuild = rebuild  # rebuilds the whole cell (every device holds the new scene)
         self._refresh = refresh  # every device re-reads the engine after a perturbation
@@ -55,7 +54,7 @@ class TwinWorld(World):
         return DeviceInfo(
             "world",
             "twin-world",
-            extra={"tasks": list(objects.TASKS), "perturbations": list(PERTURBATIONS + PRESSES)},
+            extra={"tasks": list(objects.TASKS), "perturbations": list(PERTURBATIONS + OPERATOR_ACTIONS)},
         )
 
     def reset(self, task: str, shape: str, seed: int = 0, randomisation: dict[str, Any] | None = None) -> None:
@@ -92,14 +91,15 @@ class TwinWorld(World):
             scene.rotate_object(-0.25)
         elif kind == "assist_turn":  # a bounded fastening torque for a while: a scripted stand-in for a skill
             scene.start_assist(ASSIST_DURATION_S)
-        elif kind in PRESSES and self._press is not None:  # a flat probe on one pad for a second
-            self._press(kind.removeprefix("press_"))
+        elif kind in OPERATOR_ACTIONS and self._operator is not None:
+            self._operator(kind)
         else:
-            raise ConfigError(f"unknown perturbation {kind!r}; choose one of {list(PERTURBATIONS + PRESSES)}")
+            raise ConfigError(f"unknown perturbation {kind!r}; choose one of {list(PERTURBATIONS + OPERATOR_ACTIONS)}")
         self._refresh()
 
     def progress(self) -> TaskProgress:
-        """Read-only: the scene's last read-out."""
+        """Read-only: the scene's last read-out. stalled = no progress over the stall window (not fastened);
+        unseated = the screwdriver's blade out of its slot; seat_torque_nm = the seat stop's reaction."""
         p, r = self._scene.params, self._scene.readout
         return TaskProgress(
             turns_done=float(r.turns),
@@ -108,4 +108,7 @@ class TwinWorld(World):
             time_s=float(r.time_s),
             task=p.task,
             shape=p.shape,
+            stalled=bool(r.stalled),
+            unseated=bool(r.unseated),
+            seat_torque_nm=float(r.seat_torque_nm),
         )
