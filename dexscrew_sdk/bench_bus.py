@@ -5,7 +5,9 @@
   and subscriber in different processes, stamped with the host's monotonic clock;
 - command round trip: hand target sent -> node applies it -> the state carrying
   that command's sequence number is received (node in its own process);
-- the highest tactile rate at which a subscriber loses no frame.
+- the highest tactile rate at which a subscriber loses no frame;
+- decode + validate cost of one received message, in process: a tactile frame
+  (codec + record) and a hand command (codec + the hand's limit check).
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zmq
 
-from dexscrew_sdk import joints
+from dexscrew_sdk import codec, joints, resources
 from dexscrew_sdk.bus import Context, StateSubscriber, send
 from dexscrew_sdk.codec import Message
-from dexscrew_sdk.messages import message_to_tactile, state_topic, tactile_to_message
+from dexscrew_sdk.interfaces import xhand_limits
+from dexscrew_sdk.messages import hand_command_message, message_to_tactile, state_topic, tactile_to_message
 from dexscrew_sdk.ports import free_base_port, free_port
 from dexscrew_sdk.records import TactileFrame
 
@@ -261,9 +263,7 @@ def pubsub(quick: bool) -> dict[str, Any]:
 def command_roundtrip(quick: bool) -> dict[str, Any]:
     from dexscrew_sdk.cell import Cell
 
-    config = Path(__file__).resolve().parent.parent / "configs" / "reference_cell.toml"
-    if not config.exists():
-        raise FileNotFoundError(f"{config} (the reference cell configuration) is missing")
+    config = resources.config_path("reference_cell")
     port = free_base_port()
     overrides = [f"nodes.cell.base_port={port}", 'nodes.cell.serves=["hand"]']
     cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "node", str(config), "--name", "cell"]
@@ -292,11 +292,43 @@ def command_roundtrip(quick: bool) -> dict[str, Any]:
     }
 
 
+def decode_validate(quick: bool) -> dict[str, Any]:
+    """p50 of decoding and validating one received message, as a subscriber and the node do."""
+    rng = np.random.default_rng(0)
+    force = rng.normal(0, 1, joints.TACTILE_SHAPE).astype(np.float32)
+    tactile = codec.encode(TOPIC, tactile_to_message(TactileFrame(1, time.monotonic_ns(), force)))
+    limits = xhand_limits()
+    q = (limits.lower_rad + limits.upper_rad) / 2
+    command = codec.encode(b"hand", hand_command_message(q, None, None, 1))
+
+    def tactile_path() -> None:
+        message_to_tactile(codec.decode(tactile)[1])
+
+    def command_path() -> None:
+        limits.check_position(codec.decode(command)[1].arrays["q_rad"], "hand target")
+
+    n = 2000 if quick else 20000
+    p50_us: dict[str, float] = {}
+    for key, fn in (("tactile_frame", tactile_path), ("hand_command", command_path)):
+        for _ in range(200):  # warm up
+            fn()
+        t = np.empty(n)
+        for i in range(n):
+            t0 = time.perf_counter_ns()
+            fn()
+            t[i] = time.perf_counter_ns() - t0
+        p50_us[key] = float(np.percentile(t, 50)) / 1e3
+    return {"decode_validate_us_p50": p50_us}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(getattr(args, "quick", False))
     result: dict[str, Any] = {"bench": "bus", "quick": quick, "cpus": os.cpu_count()}
+    result["load_avg_1m_before"] = os.getloadavg()[0]
     result.update(pubsub(quick))
     result.update(command_roundtrip(quick))
+    result.update(decode_validate(quick))
+    result["load_avg_1m_after"] = os.getloadavg()[0]
     result["targets_met"] = {
         "overhead_ratio_p50<=1.3": result["overhead_ratio_p50"] <= 1.3,
         "command_roundtrip_p99_us<=1000": result["command_roundtrip_p99_us"] <= 1000,

@@ -67,6 +67,7 @@ class Schema:
     type: str
     arrays: dict[str, ArraySpec] = field(default_factory=dict)
     fields: dict[str, type | tuple[type, ...]] = field(default_factory=dict)
+    required_fields: frozenset[str] = frozenset()  # scalar fields a message of this type must carry
     required: frozenset[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -214,12 +215,14 @@ def decode(frames: list[Any]) -> tuple[bytes, Message]:
         raise CodecError("header field 't' (message type) must be a string")
     schema = _SCHEMAS.get(type_name) or schema_of(type_name)
     seq, stamp, fields, descr = header.get("seq"), header.get("ns"), header.get("f"), header.get("a")
-    if type(seq) is not int or type(stamp) is not int:  # not bool either
-        raise CodecError(f"{type_name}: seq and ns must be integers")
+    if type(seq) is not int or type(stamp) is not int or seq < 0 or stamp < 0:  # not bool either
+        raise CodecError(f"{type_name}: seq and ns must be non-negative integers")
     if not isinstance(fields, dict) or not isinstance(descr, list):
         raise CodecError(f"{type_name}: header needs a map 'f' and a list 'a'")
     if fields:
         _check_fields(schema, fields)
+    if schema.required_fields and not schema.required_fields.issubset(fields):
+        raise CodecError(f"{type_name}: missing required fields {sorted(schema.required_fields - set(fields))}")
     separate = iter(extra)
     arrays: dict[str, np.ndarray] = {}
     for entry in descr:
@@ -250,8 +253,9 @@ def _unpack_header(buf: memoryview) -> dict[str, Any]:
         raise CodecError(f"header is not valid msgpack: {exc}") from None
     if not isinstance(header, dict):
         raise CodecError("header must be a msgpack map")
-    if header.get("v") != SCHEMA_VERSION:
-        raise CodecError(f"schema version {header.get('v')!r}, this SDK speaks {SCHEMA_VERSION}")
+    v = header.get("v")
+    if type(v) is not int or v != SCHEMA_VERSION:  # 1.0 and true equal 1 in Python: the wire says exactly 1
+        raise CodecError(f"schema version {v!r}, this SDK speaks {SCHEMA_VERSION} (an integer)")
     return header
 
 

@@ -47,11 +47,21 @@ HAND_COMMAND = register(
     )
 )
 # Lifecycle RPC: small msgpack-native arguments and results; arrays go as lists.
-RPC_REQUEST = register(Schema("rpc_request", fields={"device": str, "method": str, "args": dict}))
+RPC_REQUEST = register(
+    Schema(
+        "rpc_request",
+        fields={"device": str, "method": str, "args": dict},
+        required_fields=frozenset({"device", "method", "args"}),
+    )
+)
 # `published`: {device: state seq} the call caused; the client waits for those states before
 # returning, so a state() read right after any call already shows its effect.
 RPC_REPLY = register(
-    Schema("rpc_reply", fields={"ok": bool, "result": _ANY, "error_kind": str, "error": str, "published": dict})
+    Schema(
+        "rpc_reply",
+        fields={"ok": bool, "result": _ANY, "error_kind": str, "error": str, "published": dict},
+        required_fields=frozenset({"ok"}),
+    )
 )
 # Node notices (rejected commands, watchdog stops) published on "<node>/event".
 NODE_EVENT = register(Schema("node_event", fields={"event": str, "detail": str}))

@@ -16,11 +16,13 @@ from dexscrew_sdk.errors import CommandRejected
 
 
 def as_vector(value: object, size: int, what: str) -> np.ndarray:
-    """A finite float64 vector of exactly `size` entries, or CommandRejected."""
-    try:
+    """A finite float64 vector of exactly `size` entries, or CommandRejected.
+
+    Entries must be numbers: a numeric string ("0.1") or None is refused as what it is, never converted."""
+    if type(value) is np.ndarray and value.dtype.kind == "f":  # the common case: already numbers
         arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise CommandRejected(f"{what}: not numeric ({exc})") from None
+    else:
+        arr = _numeric(value, what)
     if arr.shape != (size,):
         raise CommandRejected(f"{what}: expected shape ({size},), got {arr.shape}")
     bad = ~np.isfinite(arr)
@@ -28,6 +30,22 @@ def as_vector(value: object, size: int, what: str) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise CommandRejected(f"{what}: entry {i} is {arr[i]} (NaN/inf rejected)")
     return arr
+
+
+def _numeric(value: object, what: str) -> np.ndarray:
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nesting and the like
+        raise CommandRejected(f"{what}: not a vector of numbers ({exc})") from None
+    if raw.dtype.kind not in "iuf":
+        items = (
+            value if isinstance(value, (list, tuple)) else (raw.reshape(-1) if raw.ndim else raw.reshape(1)).tolist()
+        )
+        for i, x in enumerate(items):
+            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+                raise CommandRejected(f"{what}: entry {i} is {x!r} ({type(x).__name__}), not a number")
+        raise CommandRejected(f"{what}: entries must be numbers, got dtype {raw.dtype}")
+    return np.array(raw, dtype=np.float64)
 
 
 @dataclass(frozen=True)

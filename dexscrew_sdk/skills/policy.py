@@ -55,58 +55,112 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _vec(meta: dict[str, Any], key: str, perm: list[int], what: Path) -> np.ndarray:
-    arr = np.asarray(meta[key], dtype=np.float64)
-    if arr.shape != (joints.HAND_DOF,) or not np.isfinite(arr).all():
-        raise SkillError(f"{what}: {key} must be {joints.HAND_DOF} finite numbers, got {meta[key]!r}")
-    return arr[perm]
+MAX_HIST_LEN = 1000  # 50 s of history at 20 Hz; 1e12 once asked for 175 TiB
+MAX_CONTROL_HZ = 1000.0
+
+
+@dataclass
+class ObsLayoutFile:
+    """`obs_layout` of skill.json; the descriptive keys (frame, order, inputs, output) are documentation."""
+
+    obs_dim: int
+    frame_dim: int
+    obs_frames: int
+    hist_len: int = layout.HIST_LEN
+    frame: list[str] | None = None
+    order: str | None = None
+    inputs: dict[str, Any] | None = None
+    output: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.hist_len <= MAX_HIST_LEN:
+            raise ValueError(f"hist_len must be in [1, {MAX_HIST_LEN}], got {self.hist_len}")
+
+
+@dataclass
+class SkillFile:
+    """skill.json as written by `dexscrew export-skill`; every field typed and range-checked on load."""
+
+    format: str
+    task: str
+    joint_order: list[str]
+    control_hz: float
+    action_scale: float
+    masked_joints: list[str]
+    lower_rad: list[float]
+    upper_rad: list[float]
+    initial_targets_rad: list[float]
+    history_fill_rad: list[float]
+    obs_layout: ObsLayoutFile
+    sha256: str
+    training: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not (0 < self.control_hz <= MAX_CONTROL_HZ):
+            raise ValueError(f"control_hz must be in (0, {MAX_CONTROL_HZ:g}], got {self.control_hz}")
+        if not (0 < self.action_scale <= 1.0):  # rad per unit action per step; a negative scale inverts the skill
+            raise ValueError(f"action_scale must be in (0, 1] rad, got {self.action_scale}")
+        for key in ("lower_rad", "upper_rad", "initial_targets_rad"):
+            v = getattr(self, key)
+            if len(v) != joints.HAND_DOF or not np.isfinite(v).all():
+                raise ValueError(f"{key} must be {joints.HAND_DOF} finite numbers, got {v!r}")
+        if len(self.history_fill_rad) != layout.FRAME_DIM or not np.isfinite(self.history_fill_rad).all():
+            raise ValueError(f"history_fill_rad must be {layout.FRAME_DIM} finite numbers")
+        if (np.asarray(self.lower_rad) > np.asarray(self.upper_rad)).any():
+            raise ValueError("lower_rad exceeds upper_rad")
 
 
 def read_metadata(json_path: Path, model_path: Path) -> tuple[SkillMetadata, list[int]]:
-    """Parse and validate an exported skill's metadata; errors say which field differs."""
+    """Parse and validate an exported skill's metadata; errors name the field that is wrong."""
+    from dexscrew_sdk import params as params_mod
+    from dexscrew_sdk.errors import ConfigError
+
     if not json_path.is_file():
         raise SkillError(f"skill metadata {json_path} is missing (export writes it next to {model_path.name})")
     try:
-        meta = json.loads(json_path.read_text())
-    except json.JSONDecodeError as exc:
+        raw = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SkillError(f"{json_path}: not valid JSON ({exc})") from None
-    missing = [k for k in METADATA_KEYS if k not in meta]
-    if missing:
-        raise SkillError(f"{json_path}: missing fields {missing}")
-    if meta["format"] != SKILL_FORMAT:
-        raise SkillError(f"{json_path}: format {meta['format']!r}, this SDK reads {SKILL_FORMAT!r}")
-    order = list(meta["joint_order"])
+    if isinstance(raw, dict):
+        missing = [k for k in METADATA_KEYS if k not in raw]
+        if missing:
+            raise SkillError(f"{json_path}: missing fields {missing}")
+        if raw["format"] != SKILL_FORMAT:
+            raise SkillError(f"{json_path}: format {raw['format']!r}, this SDK reads {SKILL_FORMAT!r}")
+    try:
+        meta: SkillFile = params_mod.load(SkillFile, raw, "skill.json")
+    except ConfigError as exc:
+        raise SkillError(f"{json_path}: {exc}") from None
+    order = meta.joint_order
     if sorted(order) != sorted(joints.HAND_JOINT_NAMES):
         unknown = sorted(set(order) ^ set(joints.HAND_JOINT_NAMES))
         raise SkillError(f"{json_path}: joint_order does not match the hand's joints (differs in {unknown})")
-    obs = meta["obs_layout"]
+    obs = meta.obs_layout
     want = {"obs_dim": layout.OBS_DIM, "frame_dim": layout.FRAME_DIM, "obs_frames": layout.OBS_FRAMES}
-    diffs = [f"{k}={obs.get(k)!r} (expected {v})" for k, v in want.items() if obs.get(k) != v]
+    diffs = [f"{k}={getattr(obs, k)!r} (expected {v})" for k, v in want.items() if getattr(obs, k) != v]
     if diffs:
         raise SkillError(f"{json_path}: obs_layout differs: {', '.join(diffs)}")
     digest = sha256_of(model_path)
-    if digest != meta["sha256"]:
+    if digest != meta.sha256:
         raise SkillError(
-            f"{json_path} does not belong to {model_path.name}: sha256 {digest[:12]} != {meta['sha256'][:12]}"
+            f"{json_path} does not belong to {model_path.name}: sha256 {digest[:12]} != {meta.sha256[:12]}"
         )
     perm = [order.index(n) for n in joints.HAND_JOINT_NAMES]  # canonical[i] = skill[perm[i]]
-    unknown_masked = set(meta["masked_joints"]) - set(order)
+    unknown_masked = set(meta.masked_joints) - set(order)
     if unknown_masked:
         raise SkillError(f"{json_path}: masked_joints names unknown joints {sorted(unknown_masked)}")
-    fill = np.asarray(meta["history_fill_rad"], dtype=np.float64)
-    if fill.shape != (layout.FRAME_DIM,):
-        raise SkillError(f"{json_path}: history_fill_rad must have {layout.FRAME_DIM} values, got {fill.shape}")
+    fill = np.asarray(meta.history_fill_rad, dtype=np.float64)
     return SkillMetadata(
-        task=layout.check_task(meta["task"]),
+        task=layout.check_task(meta.task),
         source="dexscrew",
-        action_scale=float(meta["action_scale"]),
-        mask=np.array([n in meta["masked_joints"] for n in joints.HAND_JOINT_NAMES]),
-        lower_rad=_vec(meta, "lower_rad", perm, json_path),
-        upper_rad=_vec(meta, "upper_rad", perm, json_path),
-        initial_targets_rad=_vec(meta, "initial_targets_rad", perm, json_path),
+        action_scale=meta.action_scale,
+        mask=np.array([n in meta.masked_joints for n in joints.HAND_JOINT_NAMES]),
+        lower_rad=np.asarray(meta.lower_rad)[perm],
+        upper_rad=np.asarray(meta.upper_rad)[perm],
+        initial_targets_rad=np.asarray(meta.initial_targets_rad)[perm],
         history_fill=np.concatenate([fill[:12][perm], fill[12:][perm]]),
-        control_hz=float(meta["control_hz"]),
-        hist_len=int(obs.get("hist_len", layout.HIST_LEN)),
+        control_hz=meta.control_hz,
+        hist_len=obs.hist_len,
     ), perm
 
 
