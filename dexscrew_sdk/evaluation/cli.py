@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     methods = args.methods or list(catalog.METHODS)
     method_cfg = MethodConfig(
         methods=methods,
-        demos_dir=str(args.demos) if args.demos else None,
+        demos_dirs=[str(d) for d in args.demos],
         checkpoints=parse_checkpoints(args.checkpoint),
         skill_dirs={k: str(v) for k, v in (("nut", args.nut_skill), ("screwdriver", args.screwdriver_skill)) if v},
     )
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         objects=parse_objects(args.objects),
         trials=args.trials,
         perturbation_trials=args.perturbation_trials,
+        perturbation_objects=args.perturbation_objects,
         max_time_s=parse_max_time(args.max_time),
     )
 
@@ -105,9 +106,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objects", nargs="+", help="shapes, TASK/SHAPE, nut, screwdriver or all (default)")
     p.add_argument("--trials", type=int, default=3, help="trials per (method, object)")
     p.add_argument("--perturbation-trials", type=int, default=0, help="per perturbation and object (BC+touch+hist)")
+    p.add_argument("--perturbation-objects", nargs="+", help="shapes that get perturbation trials (default: all)")
     p.add_argument("--max-time", default="", help="simulated seconds per trial, e.g. nut=90,screwdriver=120")
     p.add_argument("--workers", type=int, default=None, help="twin nodes in parallel (default: one per usable core)")
-    p.add_argument("--demos", type=Path, help="dataset of demonstrations (expert replay)")
+    p.add_argument(
+        "--demos", type=Path, action="append", default=[], help="dataset of demonstrations (expert replay; repeatable)"
+    )
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD:TASK=PATH", help="BC checkpoints")
     p.add_argument("--nut-skill", type=Path, help="skill folder for the nut (default: shipped)")
     p.add_argument("--screwdriver-skill", type=Path, help="skill folder for the screwdriver (default: shipped)")

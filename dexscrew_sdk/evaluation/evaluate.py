@@ -33,6 +33,7 @@ class EvalPlan:
     trials: int = 3
     perturbation_trials: int = 0  # per perturbation and object
     perturbation_methods: list[str] = field(default_factory=lambda: ["bc_touch_hist"])
+    perturbation_objects: list[str] | None = None  # shapes; None: every object
     max_time_s: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_TIME_S))
     first_seed_index: int = 0
 
@@ -44,7 +45,10 @@ class EvalPlan:
                 seed = seeds.trial_seed(self.first_seed_index + k)
                 for m in self.methods:
                     out.append(TrialSpec(m, o.task, o.shape, seed, self.max_time_s[o.task], trace=k == 0))
-            for pert in ("drag_fingers", "counter_rotate") if self.perturbation_trials else ():
+            perturbed = self.perturbation_trials and (
+                self.perturbation_objects is None or o.shape in self.perturbation_objects
+            )
+            for pert in ("drag_fingers", "counter_rotate") if perturbed else ():
                 for k in range(self.perturbation_trials):
                     seed = seeds.trial_seed(self.first_seed_index + k, perturbed=True)
                     for m in self.perturbation_methods:

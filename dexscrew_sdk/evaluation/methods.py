@@ -36,7 +36,7 @@ class StageUnavailable(DexscrewError):
 class MethodConfig:
     methods: list[str]
     skill_dirs: dict[str, str] = field(default_factory=dict)  # task -> exported skill folder (default: shipped)
-    demos_dir: str | None = None  # dataset of demonstrations for expert replay
+    demos_dirs: list[str] = field(default_factory=list)  # datasets of demonstrations for expert replay
     checkpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # method -> task -> BC checkpoint
     pitch_m: float = DEFAULT_PITCH_M  # the thread's pitch, for the arm follower
 
@@ -104,12 +104,10 @@ class ExpertReplay:
 
     name = "expert_replay"
 
-    def __init__(self, demos_dir: str) -> None:
-        self.demos_dir = Path(demos_dir)
-        self._demos = _load_demos(self.demos_dir)
-        self._actions: np.ndarray | None = None
-        self._flags: np.ndarray | None = None
-        self._i = 0
+    def __init__(self, demos_dirs: list[str]) -> None:
+        self.demos_dirs = [Path(d) for d in demos_dirs]
+        self._demos = [d for root in self.demos_dirs for d in _load_demos(root)]
+        self._replayer: Any = None
         self.chosen: dict[str, Any] = {}
 
     def pick(self, task: str, shape: str, seed: int) -> dict[str, Any]:
@@ -119,35 +117,28 @@ class ExpertReplay:
         pool = [d for d in self._demos if d["task"] == task and d["shape"] in shapes and d["seed"] != seed]
         if not pool:
             raise StageUnavailable(
-                f"expert replay: no successful {task} demonstration of {shapes} in {self.demos_dir}; "
+                f"expert replay: no successful {task} demonstration of {shapes} in {list(map(str, self.demos_dirs))}; "
                 f"record some with `dexscrew record` first"
             )
         return pool[seed % len(pool)]  # deterministic for the trial's seed, spread over the demos
 
     @property
     def skill_on(self) -> bool:
-        return self._flags is not None and bool(self._flags[min(self._i, len(self._flags) - 1)])
+        return self._replayer is not None and self._replayer.skill_on
 
     def start(self, cell: TrialCell, spec: TrialSpec) -> None:
+        """The trial's own scene is already there: replay from its start, no move to the recorded one."""
         from dexscrew_sdk.recording import load_episode
+        from dexscrew_sdk.recording.replay import EpisodeReplayer
 
-        demo = self.pick(spec.task, spec.shape, spec.seed)
-        ep = load_episode(demo["path"])
-        self._actions = np.asarray(ep["action_rad"], dtype=np.float64)
-        self._flags = np.asarray(ep["skill_on"], dtype=bool) if "skill_on" in ep.data else None
-        self._i = 0
-        self.chosen = demo
+        self.chosen = self.pick(spec.task, spec.shape, spec.seed)
+        self._replayer = EpisodeReplayer(load_episode(self.chosen["path"]))
 
     def step(self, cell: TrialCell) -> None:
-        a = self._actions
-        assert a is not None, "step() before start()"
-        row = a[min(self._i, len(a) - 1)]  # past the end: hold the demonstration's last targets
-        cell.hand.command(row[:12])
-        cell.arm.servo(row[12:])
-        self._i += 1
+        self._replayer.step(cell)  # past the end it holds the demonstration's last targets
 
     def stop(self, cell: TrialCell) -> None:
-        self._actions = None
+        self._replayer = None
 
 
 def _load_demos(root: Path) -> list[dict[str, Any]]:
@@ -218,9 +209,9 @@ def build_methods(cfg: MethodConfig) -> dict[str, Method]:
         if name in ("direct_sim2real", "skill_follower"):
             out[name] = SkillMethod(name, cfg.skill_dirs, name == "skill_follower", cfg.pitch_m)
         elif name == "expert_replay":
-            if not cfg.demos_dir:
+            if not cfg.demos_dirs:
                 raise StageUnavailable("expert replay needs demonstrations: give --demos DATASET_DIR")
-            out[name] = ExpertReplay(cfg.demos_dir)
+            out[name] = ExpertReplay(cfg.demos_dirs)
         else:
             out[name] = BCMethod(name, cfg.checkpoints.get(name, {}))
     return out

@@ -76,7 +76,7 @@ def test_the_skill_alone_keeps_the_arm_still_and_the_follower_lowers_the_wrist_a
 
 
 def test_replay_takes_a_successful_demo_of_another_seed_and_a_seen_shape_for_unseen_objects(demos: Path) -> None:
-    replay = ExpertReplay(str(demos))
+    replay = ExpertReplay([str(demos)])
     assert {d["seed"] for d in replay._demos} == {seeds.RECORDING.start, seeds.RECORDING.start + 2}  # successes
     assert replay.pick("nut", "square", SEED)["shape"] == "square"
     assert replay.pick("nut", "hexagonal", SEED)["shape"] in ("square", "triangular")
@@ -86,7 +86,7 @@ def test_replay_takes_a_successful_demo_of_another_seed_and_a_seen_shape_for_uns
 
 @pytest.mark.integration
 def test_expert_replay_sends_the_recorded_targets_open_loop(cell: Cell, demos: Path) -> None:
-    replay = ExpertReplay(str(demos))
+    replay = ExpertReplay([str(demos)])
     res = run_trial(cell, replay, TrialSpec("expert_replay", "nut", "square", SEED, 3.5))
     from dexscrew_sdk.recording import load_episode
 
