@@ -50,16 +50,15 @@ def _restamp(step: Any, stamp_ns: int, index: int) -> Any:
 def paced_episode(root: Path, seconds: float) -> dict[str, Any]:
     """One real-time episode at 20 Hz: what a slow disk or a stalled recorder would drop."""
     n = round(seconds * CONTROL_HZ)
-    clock = RealTimeClock(1.0 / CONTROL_HZ)
     with Recorder(root / "paced") as rec:
         ep = rec.begin(synthetic_meta())
-        t0 = time.monotonic()
-        steps = synthetic_steps(n)
-        for step in steps:
-            index = round((time.monotonic() - t0) * CONTROL_HZ)  # a skipped period leaves a gap
-            if index >= n:
+        clock = RealTimeClock(1.0 / CONTROL_HZ)
+        t0, last = time.monotonic(), -1
+        for step in synthetic_steps(n):
+            last = max(last + 1, round((time.monotonic() - t0) * CONTROL_HZ))  # a skipped period leaves a gap
+            if last >= n:
                 break
-            ep.append(_restamp(step, time.monotonic_ns(), index))
+            ep.append(_restamp(step, time.monotonic_ns(), last))
             clock.wait()
         done = ep.end(success=True).wait()
     m = read_meta(done.path)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dexscrew_sdk.recording.episode import write_episode
-from dexscrew_sdk.recording.errors import RecordingError, SourceStoppedError, StepRecordError
+from dexscrew_sdk.recording.errors import RecordingError, SourceStoppedError, StepRecordError, StorageError
 from dexscrew_sdk.recording.index import DatasetDir, DatasetLock, index_entry
 from dexscrew_sdk.recording.log import EVENT, STEP, LogWriter, frame, json_frame, read_log
 from dexscrew_sdk.recording.rows import RowBuilder, summarise
@@ -100,7 +100,7 @@ class EpisodeWriter:
         after closing the episode when a source has published nothing for `source_timeout_s`."""
         self._require_open()
         row = self._rows.build(step)  # validates; raises before anything is written
-        self._log.append(frame(STEP, row.tobytes()))
+        self._write(frame(STEP, row.tobytes()))
         self._rows.commit(step)
         self._last_step = step
         stopped = self._rows.stopped_sources(step.stamp_ns)
@@ -119,7 +119,7 @@ class EpisodeWriter:
         if not isinstance(kind, str) or not kind:
             raise StepRecordError(f"event kind must be a non-empty string, got {kind!r}")
         step = -1 if self._last_step is None else self._last_step.step_index
-        self._log.append(json_frame(EVENT, {"kind": kind, "step_index": step, "detail": detail}))
+        self._write(json_frame(EVENT, {"kind": kind, "step_index": step, "detail": detail}))
 
     def source_stopped(self, source: str, detail: str = "") -> FinalizeHandle:
         """The session saw a device stop publishing (e.g. DeviceTimeoutError): close and mark the episode."""
@@ -145,7 +145,7 @@ class EpisodeWriter:
             "ended_unix_s": time.time(),
             "final_progress": None if progress is None else _progress_dict(progress),
         }
-        self._log.append(json_frame(b"X", end))
+        self._write(json_frame(b"X", end))
         self._close()
         handle = FinalizeHandle()
         self.rec._submit(self, handle, time.perf_counter())
@@ -156,6 +156,15 @@ class EpisodeWriter:
         self._require_open()
         self._close()
         self.log_path.unlink(missing_ok=True)
+
+    def _write(self, data: bytes) -> None:
+        """A refused write may have left a torn frame: nothing may follow it, so the episode closes."""
+        try:
+            self._log.append(data)
+        except StorageError as exc:
+            self._close()
+            exc.args = (f"{exc.args[0]} Episode {self.index} is closed with {self.n_steps} steps in its log.",)
+            raise
 
     def _close(self) -> None:
         self._closed = True

@@ -182,3 +182,37 @@ def test_a_damaged_log_is_recovered_up_to_the_damage(tmp_path: Path) -> None:
     e = Dataset(root)[0]
     assert 10 < len(e) < 20 and "checksum" in e.meta["end_detail"]["damage"]
     np.testing.assert_array_equal(e["step_index"], np.arange(len(e)))
+
+
+def test_after_a_refused_write_the_episode_is_closed_and_the_next_one_can_begin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dexscrew_sdk.recording import RecordingError
+    from dexscrew_sdk.recording import log as log_mod
+
+    root = tmp_path / "ds"
+    steps = list(synthetic_steps(8))
+    real_write = os.write
+    with Recorder(root) as rec:
+        ep = rec.begin(synthetic_meta())
+        for s in steps[:5]:
+            ep.append(s)
+
+        def torn_write(fd: int, data) -> int:
+            real_write(fd, bytes(data[:100]))  # half a frame reaches the disk, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(log_mod.os, "write", torn_write)
+        with pytest.raises(StorageError, match="closed with 5 steps"):
+            ep.append(steps[5])
+        monkeypatch.setattr(log_mod.os, "write", real_write)  # space is back
+        with pytest.raises(RecordingError, match="already ended"):
+            ep.append(steps[6])  # nothing may follow the torn frame
+        nxt = rec.begin(synthetic_meta(seed=1))
+        for s in synthetic_steps(3, seed=1):
+            nxt.append(s)
+        nxt.end(success=True).wait()
+    assert cli_main(["dataset", "recover", str(root)]) == 0
+    ds = Dataset(root)
+    assert [len(ds[i]) for i in ds.episode_indices()] == [5, 3]
+    assert "truncated" in ds[0].meta["end_detail"]["damage"]
