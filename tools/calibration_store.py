@@ -19,7 +19,12 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk import calibration_files as cf
+from dexscrew_sdk.errors import DexscrewError
 from tools.atomic import point_link, write_json_new
+
+
+class CalibrationRefused(DexscrewError):
+    """The measurement does not look like a valid calibration; nothing was written."""
 
 
 def revision_path(current: Path, revision: int) -> Path:

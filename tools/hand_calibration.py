@@ -34,8 +34,8 @@ import numpy as np
 from dexscrew_sdk import calibration_files as cf
 from dexscrew_sdk import joints
 from dexscrew_sdk.cell import Cell
-from dexscrew_sdk.errors import DexscrewError
 from tools import calibration_store
+from tools.calibration_store import CalibrationRefused
 from tools.progress import progress
 from tools.sampling import collect
 
@@ -47,10 +47,6 @@ AVERAGE_S = 1.0
 TRACKING_TOL_RAD = 0.1
 BACKLASH_TOL_RAD = 0.08
 TARGET_FRACTION, APPROACH_FRACTION = 0.4, 0.15
-
-
-class CalibrationRefused(DexscrewError):
-    """The measurement does not look like a valid calibration; nothing was written."""
 
 
 @dataclass(frozen=True)

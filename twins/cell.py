@@ -99,7 +99,7 @@ class TwinTactile(TactileSensor):
     def __init__(self, sensors: SensorReadout) -> None:
         super().__init__()
         self._sensors = sensors
-        self.force = np.zeros(joints.TACTILE_SHAPE, dtype=np.float32)
+        self.force = sensors.tactile(np.zeros(joints.TACTILE_SHAPE), 0.0)  # faulty taxels read from the start
         self._frame_seq = 0
 
     def observe(self, force_n: np.ndarray) -> None:
@@ -147,8 +147,8 @@ class TwinCell(Simulated):
 
     def rebuild(self, params: TaskParams, seed: int, noise_n: float = 0.01, gain_scale: float = 1.0) -> None:
         self.params, self.seed = params, seed
+        self.scene.hand_drive.gain_scale = gain_scale  # before building: the fingers close with the scene's gains
         self.scene.build(params)
-        self.scene.hand_drive.gain_scale = gain_scale
         self.taxels = TaxelModel(self.scene.hand, seed, noise_n)
         self._acc = self._since_control = self._since_tactile = 0.0
         self.sensors.reset()
@@ -156,7 +156,7 @@ class TwinCell(Simulated):
         self.arm.hold(r.arm_q_rad, r.arm_qd_rad_s)
         self.hand.observe(r)
         self.hand.hold(self.hand.q)
-        self.tactile.observe(np.zeros(joints.TACTILE_SHAPE, dtype=np.float32))
+        self.tactile.observe(self.sensors.tactile(np.zeros(joints.TACTILE_SHAPE), self.scene.time_s))
 
     def operator(self, action: str) -> None:
         """The operator's hands on the twin (World perturbations; tools never call it): press a pad, un-jig."""
