@@ -1,4 +1,4 @@
-"""Verbs of the learning package: `dexscrew train-rl` and `dexscrew export-skill`."""
+"""Verbs of the learning package: `dexscrew train-rl`, `dexscrew export-skill` and the BC verbs (policies.bc.cli)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. policies/skills/nut")
     p.set_defaults(func=_export_skill)
+
+    from policies.bc.cli import register as register_bc
+
+    register_bc(sub)

@@ -1,0 +1,103 @@
+"""Running a trained network on raw observations: normalisation, K-step history, one chunk out.
+
+`TorchNormaliser` is the one implementation of the checkpoint's normalisation on
+tensors (training normalises batches with it, deployment single observations).
+`BCPolicy` keeps the history: `reset(q, tactile)` fills all K slots with the first
+observation (what a window before an episode's first step holds in training), and
+`act(q, tactile)` appends the newest observation and returns an (H, 18) chunk of
+joint targets in radians, [hand 12, arm 6], inside the recorded action range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from policies.bc.checkpoint import LoadedPolicy
+from policies.bc.layout import BCError
+from policies.bc.normalise import Normaliser, RangeNorm
+
+
+class _Affine:
+    def __init__(self, norm: RangeNorm, device: torch.device | str) -> None:
+        self.scale = torch.as_tensor(norm.scale, dtype=torch.float32, device=device)
+        self.offset = torch.as_tensor(norm.offset, dtype=torch.float32, device=device)
+        self.lo = torch.as_tensor(norm.lo, dtype=torch.float32, device=device)
+        self.span = torch.as_tensor(norm.hi - norm.lo, dtype=torch.float32, device=device)
+        self.clip = norm.clip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.addcmul(self.offset, x, self.scale)
+        return y if self.clip is None else y.clamp_(-self.clip, self.clip)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.lo, y.add(1.0).mul_(0.5), self.span)
+
+
+class TorchNormaliser:
+    def __init__(self, norm: Normaliser, device: torch.device | str = "cpu") -> None:
+        self.q = _Affine(norm.q, device)
+        self.tactile = None if norm.tactile is None else _Affine(norm.tactile, device)
+        self.action = _Affine(norm.action, device)
+
+    def observations(self, q: torch.Tensor, tactile: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        t = None if (tactile is None or self.tactile is None) else self.tactile.forward(tactile)
+        return self.q.forward(q), t
+
+    def actions(self, a_rad: torch.Tensor) -> torch.Tensor:
+        return self.action.forward(a_rad)
+
+    def actions_rad(self, a_norm: torch.Tensor) -> torch.Tensor:
+        return self.action.inverse(a_norm.clamp(-1.0, 1.0))
+
+
+class BCPolicy:
+    """A checkpoint's EMA network with its normalisation and an observation history (CPU, one thread ok)."""
+
+    def __init__(self, loaded: LoadedPolicy) -> None:
+        self.loaded = loaded
+        self.layout = loaded.layout
+        self.net = loaded.net.eval()
+        self.norm = TorchNormaliser(loaded.normaliser)
+        k, lay = self.layout.history, self.layout
+        self._q = torch.zeros(1, k, lay.joint_dim)
+        self._t = torch.zeros(1, k, lay.tactile_dim) if lay.use_touch else None
+        self._started = False
+
+    def reset(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> None:
+        q, t = self._observation(q_rad, tactile_n)
+        self._q[:] = q
+        if self._t is not None and t is not None:
+            self._t[:] = t
+        self._started = True
+
+    def _observation(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q = torch.as_tensor(np.asarray(q_rad, dtype=np.float32).reshape(1, -1))
+        if q.shape[1] != self.layout.joint_dim or not torch.isfinite(q).all():
+            raise BCError(f"observation q must be {self.layout.joint_dim} finite values, got {tuple(q.shape)}")
+        t = None
+        if self._t is not None:
+            if tactile_n is None:
+                raise BCError("this policy uses touch: pass the tactile frame")
+            t = torch.as_tensor(np.asarray(tactile_n, dtype=np.float32).reshape(1, -1))
+            if t.shape[1] != self.layout.tactile_dim or not torch.isfinite(t).all():
+                raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
+        return self.norm.observations(q, t)
+
+    @torch.inference_mode()
+    def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
+        """Append the observation to the history and predict the (H, 18) chunk in radians."""
+        if not self._started:
+            self.reset(q_rad, tactile_n)
+        else:
+            q, t = self._observation(q_rad, tactile_n)
+            self._q = torch.cat([self._q[:, 1:], q[:, None]], dim=1)
+            if self._t is not None and t is not None:
+                self._t = torch.cat([self._t[:, 1:], t[:, None]], dim=1)
+        out = self.net(self._q, self._t)[0]
+        return self.norm.actions_rad(out).double().numpy()
+
+    def forward_only(self) -> np.ndarray:
+        """The bare network on the current (already normalised) history: the benchmark's baseline."""
+        with torch.inference_mode():
+            return self.net(self._q, self._t)[0].numpy()

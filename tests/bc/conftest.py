@@ -1,0 +1,33 @@
+"""Fixtures of the BC tests: a tiny model config and recorded datasets on real episode files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policies.bc.config import ModelConfig
+
+
+def tiny_model(**kw: object) -> ModelConfig:
+    """A few thousand parameters: fast enough to train in a test on a shared CPU."""
+    base = {"joint_mlp": (32, 32), "tactile_mlp": (32, 16), "down_dims": (16, 32), "token_dim": 16}
+    return ModelConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    """Four synthetic episodes written by the real recorder (two successful)."""
+    from dexscrew_sdk.recording.synthetic import record_synthetic_dataset
+
+    root = tmp_path / "demos"
+    record_synthetic_dataset(root, episodes=4, steps=40)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> None:
+    """Tests share 2 cores with other work: one compute thread each (see runner.default_threads)."""
+    import torch
+
+    torch.set_num_threads(1)
