@@ -31,6 +31,9 @@ def main(root: Path) -> dict:
     assert tuple(first["observation.tactile"].shape) == (5, 120, 3), first["observation.tactile"].shape
     assert tuple(first["action"].shape) == (18,)
     ts = np.asarray(ds.hf_dataset["timestamp"], dtype=np.float64)
+    windows = LeRobotDataset("local/dexscrew_export", root=root, delta_timestamps={"action": [0.0, 0.05, 0.1]})
+    chunk = windows[5]["action"]
+    assert tuple(chunk.shape) == (3, 18), chunk.shape
     return {
         "lerobot_class": f"{type(ds).__module__}.{type(ds).__name__}",
         "codebase_version": ds.meta.info["codebase_version"],
@@ -50,6 +53,7 @@ def main(root: Path) -> dict:
         "timestamps_measured_max_dev_from_grid_s": float(
             np.abs(ts - np.asarray(ds.hf_dataset["frame_index"]) / ds.fps).max()
         ),
+        "action_window_shape_with_delta_timestamps": list(chunk.shape),
         "stats_keys": sorted(ds.meta.stats)[:8],
         "ok": True,
     }
