@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pybullet as pb
 
 from dexscrew_sdk import joints
 from dexscrew_sdk.skills import layout
-from twins import xhand_model
+from twins import xhand_left, xhand_model
 from twins.objects import ObjectGeometry
 
 # Hand frame -> world at zero tilt: palm normal (hand x) down, fingers (hand z) along world x.
@@ -88,6 +88,19 @@ def link_indices(client: int, body: int) -> tuple[dict[str, int], dict[str, int]
     return jn, ln
 
 
+@dataclass(frozen=True)
+class HandLinks:
+    """A hand model's link names: its palm (root), distal links (thumb..pinky) and pad frames."""
+
+    palm: str
+    distal: tuple[str, ...]
+    pads: tuple[str, ...]
+
+
+LEGACY_LINKS = HandLinks(xhand_model.HandModelOptions().palm_link, xhand_model.DISTAL_LINKS, xhand_model.TIP_LINKS)
+LEFT_LINKS = HandLinks(xhand_left.PALM_LINK, xhand_left.DISTAL_LINKS, xhand_left.PAD_LINKS)
+
+
 @dataclass
 class HandModel:
     """An XHand inside a PyBullet body (alone, or mounted on an arm): joints, tips, motors."""
@@ -97,19 +110,19 @@ class HandModel:
     joint_ids: list[int]  # canonical order
     tip_ids: list[int]  # thumb, index, middle, ring, pinky pad frames
     distal_ids: list[int]
-    finger_link_ids: list[int] = field(default_factory=list)
 
     @classmethod
-    def attach(cls, client: int, body: int) -> HandModel:
+    def attach(cls, client: int, body: int, links: HandLinks | None = None) -> HandModel:
+        """The hand inside `body`, found by its joint and link names (`links`: which model's)."""
+        links = links or LEGACY_LINKS
         jn, ln = link_indices(client, body)
         hand = cls(
             client,
             body,
             [jn[n] for n in joints.HAND_JOINT_NAMES],
-            [ln[n] for n in xhand_model.TIP_LINKS],
-            [ln[n] for n in xhand_model.DISTAL_LINKS],
+            [ln[n] for n in links.pads],
+            [ln[n] for n in links.distal],
         )
-        hand.finger_link_ids = [ln[n] for n in ln if n.split("_")[0] in ("thumb", "index", "mid", "ring", "pinky")]
         for j in hand.joint_ids:  # release the default velocity motors
             pb.setJointMotorControl2(body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
         return hand

@@ -66,9 +66,12 @@ class FastenState:
         self._best_turns, self._progress_s = 0.0, 0.0
 
     def turns(self, angle_rad: float) -> float:
+        """Turns done at `angle_rad`: the nut's own, or the screw's (it follows the seated blade)."""
         if self.task == "nut":
             return angle_rad / (2 * np.pi)
-        return self.screw_depth_m / self.pitch_m
+        if self.unseated:
+            return self.screw_depth_m / self.pitch_m
+        return float(np.clip((angle_rad - self.turn_offset_rad) / (2 * np.pi), 0.0, self.turns_required))
 
     def fastened(self, turns: float) -> bool:
         return turns >= self.turns_required - FASTENED_TOLERANCE_TURNS

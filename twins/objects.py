@@ -28,6 +28,9 @@ NUT_SHAPES: tuple[str, ...] = ("triangular", "square", "hexagonal", "cross")
 HANDLE_SHAPES: tuple[str, ...] = ("octagon", "dodecagon", "pentagon")  # pentagon: never used in training
 TASKS: tuple[str, ...] = ("nut", "screwdriver")
 NUT_HEIGHT_M = 0.025
+# A thick nut, as the method's: the left hand's pads (the thumb's 34 mm wide) grip a band about 40 mm tall
+# around the grasp point; a 25 mm nut left the thumb pressing on its top face.
+TWIN_NUT_HEIGHT_M = 0.050
 HANDLE_LENGTH_M = 0.100
 HANDLE_KG = 0.056
 NUT_KG = 0.05
@@ -150,7 +153,7 @@ def twin_object(task: str, shape: str) -> ObjectGeometry:
     _check(task, shape)
     if task == "screwdriver":
         return _handle(shape, TRAINING_HANDLE_ACROSS_CORNERS_M / 2)
-    h = NUT_HEIGHT_M
+    h = TWIN_NUT_HEIGHT_M
     if shape == "cross":
         length, width = TWIN_CROSS_ARM_M
         bar = np.array([[-length, -width], [length, -width], [length, width], [-length, width]]) / 2

@@ -23,8 +23,9 @@ import numpy as np
 import pybullet as pb
 
 from dexscrew_sdk import joints, kinematics
-from twins import objects
+from twins import objects, rl_recipe, xhand_left
 from twins.bullet import (
+    LEFT_LINKS,
     HandDrive,
     HandModel,
     ObjectBody,
@@ -32,20 +33,24 @@ from twins.bullet import (
     object_multibody,
     object_shapes,
     official_init_canonical,
+    rot_x,
+    rot_y,
     rot_z,
-    tilted_hand_matrix,
     urdf_file,
 )
 from twins.fastening import FastenState, ThreadParams
+from twins.grasp import nominal_grasp
 from twins.ur5e_model import UR5E_EFFORT_NM, arm_with_hand_urdf
 
 HAND_POS_M = np.array([-0.45, -0.13, 0.32])  # wrist position in the arm base frame at reset
-PALM_LINK = "hand_palm"
+PALM_LINK = xhand_left.PALM_LINK
 # Arm joint servo gains (position and velocity error corrected per step). The engine's default 0.1 let
 # the fingers' reaction push the palm ~3 mm / 2 deg off its hold; a UR5e's flange barely moves under a few N.
 ARM_KP, ARM_KD = 0.5, 1.0
 THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut barely moves it
 ASSIST_MAX_SPEED_RAD_S = 2 * np.pi  # the scripted assist drives at most one turn a second
+CLOSE_HAND_S = 0.5  # at reset, the fingers close on the object for this long before time starts
+CONTROL_PERIOD_S = 0.05  # the hand drive's period while closing (the cell's control period)
 
 
 @dataclass
@@ -90,10 +95,29 @@ class Readout:
         return bool(np.isfinite(vals).all() and np.abs(vals).max() < 1e3)
 
 
+def rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """URDF roll-pitch-yaw: R = Rz(yaw) Ry(pitch) Rx(roll)."""
+    return rot_z(yaw) @ rot_y(pitch) @ rot_x(roll)
+
+
 def hand_rotation(tilt_rad: float) -> np.ndarray:
-    """The RL world's tilted grasp turned half a turn about the vertical, so the fingers point away from
-    the arm base (-x): a turn about the object's (vertical) axis leaves the hand-object relation unchanged."""
-    return rot_z(np.pi) @ tilted_hand_matrix(tilt_rad)
+    """World <- left_hand_link: the RL world's tilted hand turned half a turn about the vertical, so the
+    fingers point away from the arm base (-y): a turn about the object's (vertical) axis leaves the
+    hand-object relation and gravity in the hand frame unchanged."""
+    return rot_z(np.pi) @ rl_recipe.hand_rotation(tilt_rad)
+
+
+def arm_start_pose(hand_rot: np.ndarray) -> np.ndarray:
+    """Arm joints that put left_hand_link at HAND_POS_M with rotation `hand_rot` (through the mount)."""
+    hand = np.eye(4)
+    hand[:3, :3], hand[:3, 3] = hand_rot, HAND_POS_M
+    mount = np.eye(4)
+    mount[:3, :3] = rpy_matrix(*xhand_left.MOUNT_RPY_RAD)
+    mount[:3, 3] = xhand_left.MOUNT_XYZ_M
+    q = kinematics.inverse(kinematics.matrix_to_pose(hand @ np.linalg.inv(mount)), joints.UR5E_HOME_RAD)
+    if q is None:
+        raise RuntimeError("no arm pose reaches the twin's start pose; check HAND_POS_M")
+    return q
 
 
 class Scene:
@@ -116,24 +140,23 @@ class Scene:
             fixedTimeStep=self.dt, numSolverIterations=self.solver_iterations, physicsClientId=c
         )
         self.params, self.time_s = params, 0.0
-        self.robot = pb.loadURDF(urdf_file(arm_with_hand_urdf()), useFixedBase=True, physicsClientId=c)
+        self.robot = pb.loadURDF(
+            urdf_file(arm_with_hand_urdf()), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=c
+        )
         jn, self._links = link_indices(c, self.robot)
         self._arm_ids = [jn[n] for n in joints.ARM_JOINT_NAMES]
-        self.hand = HandModel.attach(c, self.robot)
+        self.hand = HandModel.attach(c, self.robot, LEFT_LINKS)
         self.hand.set_friction(1.0, 0.0)
-        target = np.eye(4)
-        target[:3, :3] = hand_rotation(params.tilt_rad)
-        target[:3, 3] = HAND_POS_M
-        q = kinematics.inverse(kinematics.matrix_to_pose(target), joints.UR5E_HOME_RAD)
-        if q is None:
-            raise RuntimeError("no arm pose reaches the twin's start pose; check HAND_POS_M")
-        for j, v in zip(self._arm_ids, q, strict=True):
+        hand_rot = hand_rotation(params.tilt_rad)
+        q_arm = arm_start_pose(hand_rot)
+        for j, v in zip(self._arm_ids, q_arm, strict=True):
             pb.resetJointState(self.robot, j, float(v), physicsClientId=c)
-        q_hand = official_init_canonical(params.task)
-        centre = self.hand.grasp_centre(q_hand) + params.pose_offset_m
-        self.hand.reset_joints(q_hand)
-        self.hand_drive.attach(self.hand, q_hand)
+        self.hand.reset_joints(np.zeros(joints.HAND_DOF))  # open (straight fingers), away from the object
+        self.hand_drive.attach(self.hand, official_init_canonical(params.task))
+        grasp = nominal_grasp(params.task)  # the object where the skill was trained to find it
+        centre = HAND_POS_M + hand_rot @ grasp.centre_m + params.pose_offset_m
         self.obj = self._build_object(centre)
+        self._close_hand(q_arm)
         axis, offset = self._object_in_palm()
         gap = self._palm_height() - self.obj.pose()[0][2]
         self.fasten = FastenState(
@@ -142,6 +165,23 @@ class Scene:
         self._assist_until_s = -1.0
         self.obj.resist(self.fasten.friction_nm)
         self.readout = self.read()
+
+    def _close_hand(self, q_arm: np.ndarray) -> None:
+        """The fingers close from open onto the object at the skill's initial targets while the object is
+        held where it was built. Reset at those targets, the hulls started 5-9 mm inside every object, and
+        resolving that overlap pushed the nut 2 mm down its thread in the first second."""
+        steps_per_period = round(CONTROL_PERIOD_S / self.dt)
+        self.arm_targets(q_arm)
+        for k in range(round(CLOSE_HAND_S / self.dt)):
+            if k % steps_per_period == 0:
+                q, qd, _ = self.hand.joint_states()
+                self.hand_drive.apply(q, qd)
+            self.obj.stop_at(0.0, self.params.thread.seat_stop_nm)
+            self.obj.carrier_to(0.0, 0.0, THREAD_AXIAL_N)
+            pb.stepSimulation(physicsClientId=self.client)
+        self.obj.set_joints(0.0, 0.0)
+        if self.params.task == "screwdriver":
+            self.obj.carrier_free()
 
     def _build_object(self, centre: np.ndarray) -> ObjectBody:
         c, p = self.client, self.params
@@ -178,10 +218,6 @@ class Scene:
         palm_pos, palm_rot = self._palm_state()
         pos, rot = self.obj.pose()
         return palm_rot.T @ rot[:, 2], palm_rot.T @ (pos - palm_pos)
-
-    def wrist_pose(self) -> np.ndarray:
-        """The palm's world position (the arm follower's reference in tests)."""
-        return self._palm_state()[0]
 
     # ------------------------------------------------------------------ stepping
     def arm_targets(self, q_set: np.ndarray) -> None:

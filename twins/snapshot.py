@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twins.bullet import official_init_canonical
 from twins.cell import TwinCell
 from twins.tactile import frame_to_image
 
@@ -35,7 +36,7 @@ def snapshot(
     cell = TwinCell()
     try:
         cell.world.reset(task, shape, seed)
-        cell.hand.command(cell.hand.q.copy())
+        cell.hand.command(official_init_canonical(task))
         cell.advance(settle_s)
         paths = []
         for name, (yaw, pitch) in VIEWS.items():

@@ -1,4 +1,4 @@
-"""The UR5e as URDF text, generated from its standard DH parameters, with the XHand on its flange.
+"""The UR5e as URDF text, generated from its standard DH parameters, with the left XHand on its flange.
 
 URDF link k has the frame of DH frame k-1 rotated by joint k (so every joint
 turns about its link's z), and joint k+1 sits at Tz(d_k) Tx(a_k) Rx(alpha_k):
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dexscrew_sdk import joints, kinematics
-from twins import xhand_model
+from twins import xhand_left
 
 UR5E_LINK_KG = (3.761, 8.058, 2.846, 1.37, 1.3, 0.365)
 UR5E_EFFORT_NM = (150.0, 150.0, 150.0, 28.0, 28.0, 28.0)
@@ -44,12 +44,14 @@ def _link(name: str, mass: float, offset: np.ndarray, radius: float) -> str:
     )
 
 
-def arm_with_hand_urdf(mount_xyz: tuple = (0.0, 0.0, 0.0), mount_rpy: tuple = (0.0, 0.0, 0.0)) -> str:
-    """UR5e (joints named as joints.ARM_JOINT_NAMES) carrying the XHand (joints.HAND_JOINT_NAMES)."""
+def arm_with_hand_urdf(mount_xyz: tuple = xhand_left.MOUNT_XYZ_M, mount_rpy: tuple = xhand_left.MOUNT_RPY_RAD) -> str:
+    """UR5e (joints named as joints.ARM_JOINT_NAMES) carrying the left XHand (joints.HAND_JOINT_NAMES) on
+    the flange -> left_hand_link mount (xhand_left.MOUNT, also the real cell's). Load it with
+    flags=URDF_USE_INERTIA_FROM_FILE (the hand's inertias are the published ones)."""
     d, a, alpha = kinematics.UR5E_D, kinematics.UR5E_A, kinematics.UR5E_ALPHA
     parts = [
         '<?xml version="1.0"?><robot name="ur5e_xhand">',
-        xhand_model.MATERIALS,
+        xhand_left.MATERIALS,
         '<material name="arm"><color rgba="0.55 0.65 0.8 1"/></material>',
         '<link name="base_link"><inertial><mass value="4.0"/>'
         '<inertia ixx="0.01" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial>'
@@ -79,9 +81,9 @@ def arm_with_hand_urdf(mount_xyz: tuple = (0.0, 0.0, 0.0), mount_rpy: tuple = (0
     mx, my, mz = mount_xyz
     mr, mp, myw = mount_rpy
     parts.append(
-        '<joint name="hand_mount" type="fixed"><parent link="flange"/><child link="hand_palm"/>'
+        f'<joint name="hand_mount" type="fixed"><parent link="flange"/><child link="{xhand_left.PALM_LINK}"/>'
         f'<origin xyz="{mx} {my} {mz}" rpy="{mr} {mp} {myw}"/></joint>'
     )
-    parts.append(xhand_model.hand_links_xml())
+    parts.append(xhand_left.hand_links_xml())
     parts.append("</robot>")
-    return xhand_model.lines("".join(parts))
+    return xhand_left.lines("".join(parts))

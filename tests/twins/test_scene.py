@@ -40,11 +40,12 @@ def test_every_object_resets_and_holds_still_in_the_grasp(cell: TwinCell, task: 
     cell.world.reset(task, shape, seed=0)
     cell.hand.command(official_init_canonical(task))
     cell.advance(1.0)
-    p = cell.world.progress()
+    p, r = cell.world.progress(), cell.scene.readout
     assert (p.task, p.shape, p.turns_required) == (task, shape, 4.0)
-    assert abs(p.turns_done) < 0.1 and not p.fastened
-    assert cell.faults == 0 and cell.scene.readout.healthy()
-    assert not cell.scene.readout.unseated
+    # the fingers settle on it (a few degrees of turn) but it stays on the axis in the grasp, free to turn
+    assert abs(p.turns_done) < 0.5 and not p.fastened and not p.unseated
+    assert r.friction_nm < 1.0, r.friction_nm
+    assert cell.faults == 0 and r.healthy()
 
 
 @pytest.mark.parametrize("shape", objects.NUT_SHAPES)
@@ -109,10 +110,10 @@ def test_driven_past_fastening_the_object_seats_on_its_stop(cell: TwinCell, task
             cell.world.perturb("assist_turn")
         follower.step()
         cell.advance(cell.control_period_s)
-        p, r = cell.world.progress(), cell.scene.readout
+        p = cell.world.progress()
         if fastened_at is None and p.fastened:
             fastened_at = p.time_s
-        (before if fastened_at is None else after).append((p.turns_done, r.seat_torque_nm))
+        (before if fastened_at is None else after).append((p.turns_done, p.seat_torque_nm))
     assert fastened_at is not None, before[-1]
     assert cell.time_s >= fastened_at + 30.0
     assert max(t for t, _ in after) <= 4.0 + 0.02
@@ -121,13 +122,18 @@ def test_driven_past_fastening_the_object_seats_on_its_stop(cell: TwinCell, task
     assert np.median([nm for _, nm in after]) > 1.0, after[-5:]  # the seat takes the drive's torque
 
 
-def test_a_nut_left_alone_is_reported_stalled(cell: TwinCell) -> None:
+def test_a_nut_left_alone_is_reported_stalled_and_a_turning_one_is_not(cell: TwinCell) -> None:
     cell.world.reset("nut", "triangular", seed=0)
     cell.hand.command(official_init_canonical("nut"))
     cell.advance(1.0)
-    assert not cell.scene.readout.stalled
-    cell.advance(3.0)
-    assert cell.scene.readout.stalled
+    assert not cell.world.progress().stalled  # within the window
+    cell.advance(6.0)
+    assert cell.world.progress().stalled  # held still: no progress for longer than the window
+    _relax(cell, "nut")
+    for _ in range(4):
+        cell.world.perturb("assist_turn")
+        cell.advance(1.0)
+    assert not cell.world.progress().stalled
 
 
 def test_exploding_state_is_reported_and_reset(cell: TwinCell) -> None:
@@ -162,9 +168,9 @@ def test_seated_blade_resists_finger_forces_but_a_pull_unseats_it(cell: TwinCell
     assert depth > 0.0  # seated: turning drives the screw ...
     assert s.readout.object_travel_m == pytest.approx(-depth, abs=5e-4)  # ... and the blade goes down with it
     assert _pull_handle_up(cell, 5.0, 0.5) < 2e-3  # a few newtons, as fingers brush it: still seated
-    assert not s.readout.unseated
+    assert not cell.world.progress().unseated
     assert _pull_handle_up(cell, 60.0, 0.5) > 2e-3  # the arm pulling: the blade leaves the slot
-    assert s.readout.unseated
+    assert cell.world.progress().unseated
     depth = s.fasten.screw_depth_m
     angle = s.readout.object_angle_rad
     cell.world.perturb("assist_turn")

@@ -1,22 +1,49 @@
-"""Integration: the shipped skills turn the nut and drive the screw in the full twin, arm held still, through a node."""
+"""Integration: finger-rotation skills in the full twin (left XHand), through a node in lockstep.
+
+Measured through this node (15 s, nominal scene, arm held still): the authors' released checkpoints,
+trained on this left hand, turn the nut 0.29 turns and drive the screw 0.87 turns; the shipped skills,
+trained on the project's earlier right-handed model, turn nothing useful (nut 0.05, screw 0.11; with the
+arm follower the nut even goes back). These are chaotic in the contact sequence, hence thresholds far
+below the measured values. docs/twins.md has the figures and the bench that reports them.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from dexscrew_sdk import resources
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.demo import skill_session
+from dexscrew_sdk.skills.skill import Skill
 
 
-# Measured through this node (the same figures as `dexscrew bench rl`'s full_twin_skill_*_turns_nominal):
-# nut 0.95 turns in 15 s (the fine-tuned skill; 0.29 before), screwdriver 1.94 screw turns. These are chaotic
-# in the contact sequence: a 1-ulp change of the hand's velocity gain moved them from 0.39 and 3.17. Hence the
-# thresholds far below them.
-# The servoed arm yields to the fingers pressing on the fixed nut: up to 0.03 rad during a session (0.004
-# for the screwdriver), whatever the final value happens to be.
-@pytest.mark.parametrize(("task", "shape", "min_turns"), [("nut", "triangular", 0.3), ("screwdriver", "octagon", 1.0)])
-def test_shipped_skill_fastens_with_the_arm_held_still(cell: Cell, task: str, shape: str, min_turns: float) -> None:
+def _official_or_skip(task: str) -> Skill:
+    try:
+        return Skill.official(task)
+    except Exception as exc:  # the released checkpoints live beside the repository (../shared), not in it
+        pytest.skip(f"released checkpoint for {task} not available: {exc}")
+
+
+@pytest.mark.parametrize(("task", "shape", "min_turns"), [("nut", "triangular", 0.1), ("screwdriver", "octagon", 0.3)])
+def test_a_skill_trained_on_this_hand_turns_the_object(cell: Cell, task: str, shape: str, min_turns: float) -> None:
+    skill = _official_or_skip(task)
+    cell.world.reset(task, shape, seed=0)
+    q_arm = cell.arm.state().q_rad.copy()
+    stats = skill.run(cell.hand, cell.clock, duration_s=15.0, on_step=lambda _: cell.arm.servo(q_arm))
+    progress = cell.world.progress()
+    assert stats.steps == 300 and stats.nan_actions == 0
+    assert np.abs(cell.arm.state().q_rad - q_arm).max() < 0.05  # held still
+    assert progress.turns_done > min_turns, progress
+    assert not progress.unseated
+
+
+@pytest.mark.parametrize(("task", "shape"), [("nut", "triangular"), ("screwdriver", "octagon")])
+def test_the_shipped_skill_runs_in_the_twin(cell: Cell, task: str, shape: str) -> None:
+    """The shipped skill drives the hand through the node for 15 s, holding a grasp (it does not fasten)."""
+    assert resources.shipped_skill(task).exists()
     summary = skill_session(cell, task, shape, duration_s=15.0)
     assert summary["skill_steps"] == 300 and summary["nan_actions"] == 0
-    assert summary["arm_drift_rad"] < 0.05, summary  # held still (see above)
-    assert summary["turns_done"] > min_turns, summary
+    assert summary["arm_drift_rad"] < 0.05, summary  # held still
+    assert max(summary["peak_normal_force_per_fingertip_n"][:2]) > 0.1, summary  # thumb or index touch it
+    assert -4.0 < summary["turns_done"] < 4.02, summary

@@ -71,7 +71,7 @@ def test_tactile_shows_contact_where_fingers_touch(cell: Cell) -> None:
     force = cell.tactile.frame().force_n
     assert force.shape == (5, 120, 3)
     normal = force[:, :, 2].sum(axis=1)
-    assert normal[1] > 0.1 and normal[2] > 0.1, normal  # index and middle hold the nut (as in the RL world)
+    assert normal[0] > 0.1 and normal[1] > 0.1, normal  # thumb and index hold the nut (as in the RL world)
     assert np.all(force[3:] == 0.0)  # ring and pinky are extended, away from it
 
 
