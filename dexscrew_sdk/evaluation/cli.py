@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         trials=args.trials,
         perturbation_trials=args.perturbation_trials,
         perturbation_objects=args.perturbation_objects,
+        perturbation_methods=args.perturbation_methods,
         max_time_s=parse_max_time(args.max_time),
     )
 
@@ -105,7 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", nargs="+", choices=list(catalog.METHODS), help="default: every method")
     p.add_argument("--objects", nargs="+", help="shapes, TASK/SHAPE, nut, screwdriver or all (default)")
     p.add_argument("--trials", type=int, default=3, help="trials per (method, object)")
-    p.add_argument("--perturbation-trials", type=int, default=0, help="per perturbation and object (BC+touch+hist)")
+    p.add_argument("--perturbation-trials", type=int, default=0, help="per perturbation, method and object")
+    p.add_argument("--perturbation-methods", nargs="+", choices=list(catalog.METHODS), default=["bc_touch_hist"],
+                   help="methods that get perturbation trials (default: bc_touch_hist)")  # fmt: skip
     p.add_argument("--perturbation-objects", nargs="+", help="shapes that get perturbation trials (default: all)")
     p.add_argument("--max-time", default="", help="simulated seconds per trial, e.g. nut=90,screwdriver=120")
     p.add_argument("--workers", type=int, default=None, help="twin nodes in parallel (default: one per usable core)")

@@ -185,3 +185,69 @@ def outcome_by_shape(
     ax.set(ylabel="progress ratio (bars, 95 % CI) / success rate (ticks)", ylim=(0, 1.08), title=title)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------- fingertip pads (operator tools' pictures)
+def tactile_pads(
+    path: Path,
+    force_n: np.ndarray,
+    names: Sequence[str],
+    grid: tuple[int, int],
+    title: str = "",
+    marks: Mapping[str, Sequence[int]] | None = None,
+) -> Path:
+    """One frame of every pad: normal force as a (rows x columns) image on one colour scale in newtons,
+    shear (fx across, fy along the pad) as arrows, and optional marked taxels per pad (e.g. faults)."""
+    plt = _pyplot()
+    f = np.asarray(force_n, dtype=float)
+    rows, cols = grid
+    if f.shape != (len(names), rows * cols, 3):
+        raise ValueError(f"force_n must be ({len(names)}, {rows * cols}, 3), got {f.shape}")
+    pads = f.reshape(len(names), rows, cols, 3)
+    vmax = max(0.1, float(np.abs(pads[..., 2]).max()))
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 1.2, 3.6), squeeze=False)
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    shear_scale = max(1e-6, float(np.hypot(pads[..., 0], pads[..., 1]).max()))
+    image = None
+    for k, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
+        image = ax.imshow(pads[k, ..., 2], cmap="viridis", vmin=0.0, vmax=vmax, origin="upper", interpolation="nearest")
+        if np.hypot(pads[k, ..., 0], pads[k, ..., 1]).max() > 0:
+            ax.quiver(
+                xx, yy, pads[k, ..., 0], -pads[k, ..., 1], color="white", angles="xy",
+                scale_units="xy", scale=shear_scale / 0.9, width=0.012,
+            )  # fmt: skip
+        for taxel in (marks or {}).get(name, ()):
+            r, c = divmod(int(taxel), cols)
+            ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5))
+        ax.set(title=name, xlabel="column (across the pad)", ylabel="row (along the finger)")
+        ax.set_xticks(range(0, cols, 3))
+        ax.set_yticks(range(0, rows, 3))
+    fig.suptitle(title or "fingertip pads: normal force (colour), shear (arrows)")
+    if image is not None:
+        fig.colorbar(image, ax=axes[0].tolist(), label="normal force [N]", shrink=0.85)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def resultant_forces(
+    path: Path,
+    t_s: Sequence[float],
+    resultant_n: Mapping[str, Sequence[float]],
+    title: str = "",
+    spans: Sequence[Span] = (),
+) -> Path:
+    """Per fingertip, the magnitude of its pad's resultant force over time."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for name, values in resultant_n.items():
+        v = np.asarray(values, dtype=float)
+        if v.shape != (len(t_s),):
+            raise ValueError(f"{name}: resultant force must have len(t_s) = {len(t_s)} values, got {v.shape}")
+        ax.plot(t_s, v, lw=1.2, label=name)
+    shade_spans(ax, spans, label="pressed")
+    ax.set(xlabel="time [s]", ylabel="resultant force [N]", title=title or "fingertip resultant force")
+    ax.legend(fontsize=8, loc="upper right")
+    return _save(fig, path)
