@@ -1,8 +1,10 @@
 """Command handling shared by simulated arms (the kinematic reference arm, the PyBullet twin's arm).
 
 A simulated arm turns commands into a joint `setpoint` that moves with simulated
-time: servo targets are followed at the joint speed limit, `move_to` interpolates
-linearly at the requested speed. Subclasses turn the setpoint into motion (a
+time: servo targets go through the same `ServoInterpolator` as the UR5e driver's
+500 Hz stream (each reached one application period after it arrives, speed and
+acceleration bounded), so twin and real arms follow one trajectory; `move_to`
+interpolates linearly at the requested speed. Subclasses turn the setpoint into motion (a
 first-order lag, physics motors) in their own step and keep `q`/`qd` current.
 It is a `ClockDrivenArm`: the node drives moves through `begin_move`/`move_finished`
 so they progress with its clock (wall or lockstep); in-process `move_to` advances
@@ -22,6 +24,7 @@ from dexscrew_sdk import joints
 from dexscrew_sdk.errors import MoveTimeoutError
 from dexscrew_sdk.interfaces import ClockDrivenArm, new_arm_state
 from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
+from dexscrew_sdk.servo_interpolation import ServoInterpolator
 
 
 class SimulationClock(Protocol):
@@ -64,6 +67,7 @@ class SimulatedArm(ClockDrivenArm):
         self.setpoint, self.target = q_rad.copy(), q_rad.copy()
         self.mode = DeviceMode.IDLE
         self._move: LinearMove | None = None
+        self._servo = ServoInterpolator(q_rad, self.limits.max_speed_rad_s, app_period_s=self._sim.control_period_s)
 
     def info(self) -> DeviceInfo:
         return DeviceInfo.for_joints("arm", self.model, self.limits, rate_hz=500.0)
@@ -80,7 +84,10 @@ class SimulatedArm(ClockDrivenArm):
         return self._move is not None
 
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
+        if self._move is not None or self.mode != DeviceMode.SERVOING:
+            self._servo.reset(self.setpoint)  # a stream starts from where the arm was told to be, at rest
         self._move = None
+        self._servo.push(q_rad, self._sim.time_s)
         self.target, self.mode, self.cmd_seq = q_rad, DeviceMode.SERVOING, seq
 
     def begin_move(self, q_rad: np.ndarray, speed_rad_s: float) -> None:
@@ -102,14 +109,14 @@ class SimulatedArm(ClockDrivenArm):
     def _apply_stop(self) -> None:
         self._move = None
         self.setpoint, self.target = self.q.copy(), self.q.copy()  # hold where the arm is now
+        self._servo.reset(self.q)
         self.mode = DeviceMode.STOPPED
 
     def advance_setpoint(self, dt_s: float) -> None:
-        """Move the setpoint by one simulation step: along the move, or toward the servo target."""
+        """Move the setpoint by one simulation step: along the move, or along the interpolated servo stream."""
         if self._move is not None:
             self.setpoint, done = self._move.at(self._sim.time_s)
             if done:
                 self._move, self.target, self.mode = None, self._move.goal.copy(), DeviceMode.IDLE
-        else:
-            limit = self.limits.max_speed_rad_s * dt_s
-            self.setpoint = self.setpoint + np.clip(self.target - self.setpoint, -limit, limit)
+        elif self.mode == DeviceMode.SERVOING:
+            self.setpoint = self._servo.next(dt_s)

@@ -34,6 +34,8 @@ from dexscrew_sdk.node import Hosted
 from dexscrew_sdk.params import JointLimitParams, NodeContext, WorkspaceParams
 from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
 from dexscrew_sdk.safety import JointLimits, Workspace, as_vector
+from dexscrew_sdk.servo_interpolation import DEFAULT_MAX_ACCEL_RAD_S2, ServoInterpolator
+from drivers.ur5e_servo import ServoStream
 
 ROBOT_MODE_RUNNING = 7
 STOP_CALL_TIMEOUT_S = 1.0
@@ -65,6 +67,7 @@ class UR5eConfig:
     payload_cog_m: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     stale_after_s: float = 0.2  # controller silence that counts as a lost connection
     connect_timeout_s: float = 10.0  # keep retrying a refused connection this long (controller booting)
+    servo_max_accel_rad_s2: float = DEFAULT_MAX_ACCEL_RAD_S2  # of the interpolated servoJ stream, per joint
 
     def __post_init__(self) -> None:
         try:
@@ -80,6 +83,7 @@ class UR5eConfig:
             (self.move_acceleration > 0 and self.stop_deceleration > 0, "accelerations must be positive"),
             (self.stale_after_s > 0, "stale_after_s must be positive"),
             (self.connect_timeout_s >= 0, "connect_timeout_s must be >= 0"),
+            (self.servo_max_accel_rad_s2 > 0, "servo_max_accel_rad_s2 must be positive"),
         )
         for ok, why in checks:
             if not ok:
@@ -122,6 +126,7 @@ class UR5eArm(Arm):
         self._last_stamp = -1.0
         self._last_change = 0.0
         self._configured = False  # TCP and payload sent in this session
+        self._stream: ServoStream | None = None  # the 500 Hz servo thread while servoing
 
     # ------------------------------------------------------------------ lifecycle
     def connect(self) -> None:
@@ -169,6 +174,7 @@ class UR5eArm(Arm):
         self._configured = True
 
     def close(self) -> None:
+        self._stop_stream()
         if self._control is not None:
             _bounded(self._control.stopScript, STOP_CALL_TIMEOUT_S)
         self._drop()
@@ -181,6 +187,7 @@ class UR5eArm(Arm):
     def _drop(self, dispose: bool = True) -> None:
         """Forget the session. ur_rtde's destructors hold the GIL for ~0.5 s each, stalling every thread of
         the process, so on the time-critical lost-connection path they are parked until reconnect() or close()."""
+        self._stop_stream(join_s=0.0)  # a servoJ stuck on a dead controller must not hold this path up
         _PARKED.extend(i for i in (self._control, self._receive) if i is not None)
         self._control = self._receive = None
         if dispose:
@@ -270,15 +277,42 @@ class UR5eArm(Arm):
 
     # ------------------------------------------------------------------ commands
     def _apply_servo(self, q_rad: np.ndarray, seq: int) -> None:
-        c = self.config
+        """Hand the target to the servo thread, which interpolates it into the 500 Hz servoJ stream (it is
+        reached one application period later: the latency this adds)."""
         self._ensure_configured()
-        # servoJ(q, speed, acceleration, time, lookahead_time, gain): positional only.
-        self._call("servoJ", q_rad.tolist(), 0.5, 0.5, self.servo_period_s, c.lookahead_s, c.gain)
+        self._raise_for_safety("servoJ")
+        stream = self._stream
+        if stream is not None and not stream.running:
+            self._stream = None
+            if stream.error is not None:
+                self._lost(f"servoJ failed ({stream.error})")
+            if stream.refused and self._control is not None and not self._control.isProgramRunning():
+                raise DeviceFault("UR5e: servoJ refused: the control script is not running; call reconnect()")
+            stream = None
+        if stream is None:
+            q0 = np.asarray(self._live_receive().getActualQ(), dtype=float)
+            interp = ServoInterpolator(q0, self.limits.max_speed_rad_s, self.config.servo_max_accel_rad_s2)
+            stream = self._stream = ServoStream(self._send_servo, self.servo_period_s, interp)
+        stream.push(q_rad)
         self._mode = DeviceMode.SERVOING
         self._cmd_seq = seq
 
+    def _send_servo(self, q: list[float]) -> object:
+        control, c = self._control, self.config
+        if control is None:
+            return False
+        # servoJ(q, speed, acceleration, time, lookahead_time, gain): positional only.
+        return control.servoJ(q, 0.5, 0.5, self.servo_period_s, c.lookahead_s, c.gain)
+
+    def _stop_stream(self, join_s: float = 1.0) -> None:
+        """End the servo thread; once joined, no servoJ follows (a stop or move may be sent next)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop(join_s)
+
     def _apply_move(self, q_rad: np.ndarray, speed_rad_s: float, timeout_s: float) -> None:
         self._ensure_configured()
+        self._stop_stream()
         if self._mode == DeviceMode.SERVOING:
             self._call("servoStop", self.config.stop_deceleration)
         self._mode = DeviceMode.MOVING
@@ -291,6 +325,7 @@ class UR5eArm(Arm):
             raise DeviceFault(f"UR5e: moveJ ended at {np.round(reached, 4).tolist()}, not at the target")
 
     def _apply_stop(self) -> None:
+        self._stop_stream()
         if self._control is None:
             self._mode = DeviceMode.STOPPED
             return
