@@ -41,6 +41,7 @@ from dexscrew_sdk.messages import STATE_ENCODERS, state_topic
 from dexscrew_sdk.records import SENDER_SHIFT
 
 log = logging.getLogger(__name__)
+LOG_EVERY_S = 0.5  # rejected input is always counted and published as an event; logged at most this often
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Node:
         # newest command seq seen per (device, sender), applied or not: what lockstep ticks wait for
         self._received_seq: dict[tuple[str, int], int] = {}
         self._handlers = self._rpc_table()
+        self._last_log_s, self._logged_rejects = -LOG_EVERY_S, 0
 
     # ---------------------------------------------------------------- lifecycle
     def request_stop(self) -> None:
@@ -231,7 +233,12 @@ class Node:
     def _reject(self, why: str) -> None:
         self.stats.rejected += 1
         self.stats.last_error = why[:500]
-        log.warning("%s: %s", self.options.name, why[:500])
+        # a flood of bad input must not turn into a flood of log lines: at most LOG_EVERY_S apart
+        now = time.monotonic()
+        if now - self._last_log_s >= LOG_EVERY_S:
+            more = self.stats.rejected - self._logged_rejects - 1
+            log.warning("%s: %s%s", self.options.name, why[:500], f" (+{more} more rejected)" if more else "")
+            self._last_log_s, self._logged_rejects = now, self.stats.rejected
         send(
             self._pub,
             self._event_topic,
