@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dexscrew_sdk import demo
 
     demo.register(sub)
+    from dexscrew_sdk.teleop import cli as teleop_cli
+
+    teleop_cli.register(sub)
 
     for module_name in PLUGIN_COMMANDS:
         try:
