@@ -23,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", choices=["default", "paper"], help="BC model size (default; --paper: paper)")
     g.add_argument("--demos-per-object", type=int, help="demonstrations per seen object (default 6)")
     g.add_argument("--trials", type=int, help="trials per (method, object) (default 3; --paper 10)")
+    g.add_argument("--turns", type=float, help="twin turns to full fastening (default 1; --paper 4)")
+    g.add_argument("--demo-seconds", type=float, help="longest demonstration, simulated seconds (both tasks)")
+    g.add_argument("--trial-seconds", type=float, help="trial limit, simulated seconds (both tasks)")
+    g.add_argument("--perturbation-trials", type=int, help="per perturbation kind and object (default 1; --paper 10)")
     g.add_argument("--workers", type=int, help="parallel twin nodes and jobs (default: one per usable core)")
 
 
@@ -39,6 +43,17 @@ def size_from(args: argparse.Namespace) -> DemoSize:
         size.demos_per_object = dict.fromkeys(size.demos_per_object, args.demos_per_object)
     if args.trials is not None:
         size.trials = args.trials
+    if args.perturbation_trials is not None:
+        size.perturbation_trials = args.perturbation_trials
+    if args.turns is not None:
+        size.turns_required = args.turns
+    for name, value in (("demo_seconds", args.demo_seconds), ("trial_seconds", args.trial_seconds)):
+        if value is not None:
+            if not value > 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            setattr(size, name, dict.fromkeys(("nut", "screwdriver"), value))
+    if not size.turns_required > 0 or size.perturbation_trials < 0:
+        raise ConfigError("--turns must be positive and --perturbation-trials >= 0")
     for name, value in (("--epochs", size.epochs), ("--trials", size.trials)):
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
