@@ -34,6 +34,9 @@ INDEX_KEYS = (
     "n_steps",
     "duration_s",
     "final_progress_ratio",
+    "missing_steps",
+    "steps_with_late_or_missing",
+    "recovered",
 )
 
 

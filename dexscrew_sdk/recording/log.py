@@ -1,7 +1,7 @@
 """The append-only episode log: CRC-framed records, one `write()` per step.
 
 Layout: a sequence of frames, each `magic(4) kind(1) pad(3) length(u32) crc32(u32)`
-followed by `length` payload bytes. Kinds: H (JSON header: metadata and row
+followed by `length` payload bytes; the CRC covers the kind and the payload. Kinds: H (JSON header: metadata and row
 layout), S (one binary step row), E (JSON event), X (JSON end record). A crash
 can only damage the frame being written; readers stop at the first frame that
 is short or fails its CRC, so everything before it is recovered.
@@ -46,8 +46,12 @@ def storage_error(action: str, path: Path, exc: OSError) -> StorageError:
     return err
 
 
+def _crc(kind: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(bytes([kind])))  # the kind is checked too
+
+
 def frame(kind: bytes, payload: bytes) -> bytes:
-    return FRAME.pack(MAGIC, kind[0], len(payload), zlib.crc32(payload)) + payload
+    return FRAME.pack(MAGIC, kind[0], len(payload), _crc(kind[0], payload)) + payload
 
 
 def json_frame(kind: bytes, data: dict[str, Any]) -> bytes:
@@ -126,7 +130,7 @@ def read_log(path: Path) -> LogContents:
         if len(payload) < length:
             damage = f"truncated frame at byte {offset} ({len(payload)} of {length} bytes)"
             break
-        if zlib.crc32(payload) != crc:
+        if _crc(kind, payload) != crc:
             damage = f"checksum mismatch in frame at byte {offset}"
             break
         kind_b = bytes([kind])
@@ -141,6 +145,9 @@ def read_log(path: Path) -> LogContents:
             events.append(json.loads(payload))
         elif kind_b == END:
             end = json.loads(payload)
+        else:
+            damage = f"unknown frame kind {kind_b!r} at byte {offset}"
+            break
         offset = start + length
     if header is None:
         raise EpisodeFileError(f"{path}: not an episode log or its header is damaged ({damage or 'empty file'})")
