@@ -1,4 +1,4 @@
-"""PyBullet helpers shared by the RL world and the full twin: the hand body and object bodies."""
+"""The full twin's engine layer beside Scene: the hand body and its drive, the object body, shapes."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ import pybullet as pb
 
 from dexscrew_sdk import joints
 from dexscrew_sdk.skills import layout
-from twins import xhand_left, xhand_model
+from twins import xhand_left
 from twins.objects import ObjectGeometry
 
-# Hand frame -> world at zero tilt: palm normal (hand x) down, fingers (hand z) along world x.
 ARMATURE_KGM2 = 0.001  # the XHand joints' emulated armature (PyBullet has none)
 MIN_MOTOR_FORCE_NM = 0.02  # a motor bound of 0 would let a joint at its target drift freely
-
-_HAND_BASE_ROT = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
 def official_init_canonical(task: str) -> np.ndarray:
@@ -55,15 +52,6 @@ def rot_z(a: float) -> np.ndarray:
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
 
 
-def tilted_hand_matrix(tilt_x_rad: float, tilt_y_rad: float = 0.0) -> np.ndarray:
-    """The RL world's nominal grasp: palm down, fingers along +x, tilted about world x (and y) as in the method."""
-    return rot_y(tilt_y_rad) @ rot_x(tilt_x_rad) @ _HAND_BASE_ROT
-
-
-def tilted_hand_orientation(tilt_x_rad: float, tilt_y_rad: float = 0.0) -> tuple[float, float, float, float]:
-    return quat_from_matrix(tilted_hand_matrix(tilt_x_rad, tilt_y_rad))
-
-
 def urdf_file(text: str) -> str:
     """Write URDF text once per content into a temp folder; PyBullet loads files only."""
     digest = hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -97,7 +85,6 @@ class HandLinks:
     pads: tuple[str, ...]
 
 
-LEGACY_LINKS = HandLinks(xhand_model.HandModelOptions().palm_link, xhand_model.DISTAL_LINKS, xhand_model.TIP_LINKS)
 LEFT_LINKS = HandLinks(xhand_left.PALM_LINK, xhand_left.DISTAL_LINKS, xhand_left.PAD_LINKS)
 
 
@@ -113,8 +100,8 @@ class HandModel:
 
     @classmethod
     def attach(cls, client: int, body: int, links: HandLinks | None = None) -> HandModel:
-        """The hand inside `body`, found by its joint and link names (`links`: which model's)."""
-        links = links or LEGACY_LINKS
+        """The hand inside `body`, found by its joint and link names (`links`: the left XHand's by default)."""
+        links = links or LEFT_LINKS
         jn, ln = link_indices(client, body)
         hand = cls(
             client,
@@ -198,24 +185,6 @@ class HandModel:
             pb.changeDynamics(
                 self.body, link, lateralFriction=lateral, restitution=restitution, physicsClientId=self.client
             )
-
-    def grasp_points(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index pad surface and thumb end, world frame, with the joints at q (joints are restored)."""
-        saved = self.joint_states()
-        self.reset_joints(q)
-        pos, quat, _ = self.tip_states()
-        for j, v, w in zip(self.joint_ids, saved[0], saved[1], strict=True):
-            pb.resetJointState(self.body, j, float(v), float(w), physicsClientId=self.client)
-        rot = [np.array(pb.getMatrixFromQuaternion(qq)).reshape(3, 3) for qq in quat[:2]]
-        thumb_end = pos[0] + (xhand_model.THUMB_DISTAL_M - xhand_model.PAD_OFFSET_M) * rot[0][:, 2]
-        index_pad = pos[1] + xhand_model.TIP_RADIUS_M * rot[1][:, 0]
-        return index_pad, thumb_end
-
-    def grasp_centre(self, q: np.ndarray) -> np.ndarray:
-        """Where a vertical object axis goes so that thumb and index meet it at q: their midpoint
-        (the hand geometry is built so the midpoint suits every object and scale)."""
-        index_pad, thumb_end = self.grasp_points(q)
-        return 0.5 * (index_pad + thumb_end)
 
 
 class HandDrive:
@@ -362,8 +331,11 @@ def object_multibody(
 
 
 def load_hand(client: int, base_pos: np.ndarray, orn: tuple = (0, 0, 0, 1)) -> HandModel:
-    path = urdf_file(xhand_model.hand_urdf())
-    body = pb.loadURDF(path, list(base_pos), list(orn), useFixedBase=True, physicsClientId=client)
+    """A fixed left XHand alone (its published inertias)."""
+    path = urdf_file(xhand_left.hand_urdf())
+    body = pb.loadURDF(
+        path, list(base_pos), list(orn), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=client
+    )
     return HandModel.attach(client, body)
 
 
@@ -404,26 +376,3 @@ def _hull_indices(n: int) -> list[int]:
         j = (i + 1) % n
         tri += [i, j, n + j, i, n + j, n + i]
     return tri
-
-
-def object_body(client: int, collision_shape: int, centre: np.ndarray, mass_kg: float, com_m: np.ndarray) -> int:
-    """An object on a fixed invisible base: link 0 turns about the world -z axis through `centre`.
-
-    The joint axis points down so a positive joint angle is clockwise seen from above,
-    the fastening direction of a right-hand thread.
-    """
-    return pb.createMultiBody(
-        baseMass=0,
-        basePosition=list(centre),
-        linkMasses=[mass_kg],
-        linkCollisionShapeIndices=[collision_shape],
-        linkVisualShapeIndices=[-1],
-        linkPositions=[[0, 0, 0]],
-        linkOrientations=[[0, 0, 0, 1]],
-        linkInertialFramePositions=[list(com_m)],
-        linkInertialFrameOrientations=[[0, 0, 0, 1]],
-        linkParentIndices=[0],
-        linkJointTypes=[pb.JOINT_REVOLUTE],
-        linkJointAxis=[[0, 0, -1]],
-        physicsClientId=client,
-    )
