@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -196,3 +197,15 @@ def dtype_from_descr(descr: list[list[Any]]) -> np.dtype:
 def config_hash(data: bytes | str) -> str:
     """Stable identity of a cell configuration (hash of its text)."""
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
+def calibration_files_of(devices: Iterable[Any]) -> list[dict[str, Any]]:
+    """The calibration files the cell's devices report in `info().extra["calibration"]`
+    ({kind: {"path", "sha256", ...}}), as `EpisodeMeta.calibration_files` entries."""
+    files: list[dict[str, Any]] = []
+    for dev in devices:
+        info = dev.info()
+        for kind, identity in sorted((info.extra.get("calibration") or {}).items()):
+            if isinstance(identity, dict) and "path" in identity and "sha256" in identity:
+                files.append({"device": info.kind, "kind": kind, **identity})
+    return files

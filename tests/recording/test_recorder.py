@@ -244,3 +244,25 @@ def test_a_silent_source_closes_and_marks_the_episode_without_padding(tmp_path: 
     assert not late[:10].any() and late[10:].all()  # a 54 ms old sample is late at 20 Hz
     assert (e["tactile_seq"][10:] == frozen.seq).all()  # what was really read, not padding
     assert not Dataset(tmp_path / "ds").dir.log_files()
+
+
+def test_calibration_files_come_from_what_the_devices_report(tmp_path: Path) -> None:
+    from dexscrew_sdk.recording.schema import calibration_files_of
+    from dexscrew_sdk.records import DeviceInfo
+
+    class Dev:
+        def __init__(self, kind: str, extra: dict) -> None:
+            self._info = DeviceInfo(kind, "model", extra=extra)
+
+        def info(self) -> DeviceInfo:
+            return self._info
+
+    hand = Dev("hand", {"calibration": {"hand_joint_offsets": {"path": "/cal/h.json", "sha256": "ab", "revision": 3}}})
+    files = calibration_files_of([hand, Dev("arm", {})])
+    assert files == [
+        {"device": "hand", "kind": "hand_joint_offsets", "path": "/cal/h.json", "sha256": "ab", "revision": 3}
+    ]
+    with Recorder(tmp_path / "ds") as rec:
+        ep = rec.begin(replace(synthetic_meta(), calibration_files=files))
+        ep.append(next(synthetic_steps(1)))
+        assert load_episode(ep.end(success=None).wait().path).meta["calibration_files"] == files
