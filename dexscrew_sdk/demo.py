@@ -84,6 +84,11 @@ def skill_session(cell: Cell, task: str, shape: str, duration_s: float, seed: in
 
 
 def run(args: argparse.Namespace) -> int:
+    from dexscrew_sdk.evaluation import demo_cli
+
+    if demo_cli.wants_pipeline(args, config_given=args.config is not None):
+        return demo_cli.run(args)  # no configuration: the whole method (record, train, evaluate)
+    args.config = args.config or Path(DEFAULT_CONFIG)
     cfg = config_mod.load(args.config, args.overrides)
     launcher = Launcher(cfg, args.config, args.overrides)
     try:
@@ -103,15 +108,17 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="start a cell and run a session through the bus: on a twin, the shipped skill turns the nut; "
-        "elsewhere, a scripted arm + hand motion",
+        help="the whole method on the twin (record, train BC, evaluate, report); with a configuration or "
+        "--skill-only: a session through the bus (on a twin the shipped skill turns the nut; elsewhere a scripted "
+        "arm + hand motion)",
     )
-    p.add_argument(
-        "config", type=Path, nargs="?", default=Path(DEFAULT_CONFIG), help="cell configuration: file or shipped name"
-    )
+    p.add_argument("config", type=Path, nargs="?", default=None, help=f"cell configuration (e.g. {DEFAULT_CONFIG})")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--task", choices=["nut", "screwdriver"], default="nut", help="twin: task and shipped skill")
     p.add_argument("--shape", default="triangular", help="twin: nut or handle shape")
     p.add_argument("--seconds", type=float, default=15.0, help="twin: simulated seconds of skill")
     p.add_argument("--periods", type=int, default=60, help="other cells: control periods of scripted motion")
+    from dexscrew_sdk.evaluation import demo_cli
+
+    demo_cli.add_arguments(p)
     p.set_defaults(func=run)
