@@ -36,7 +36,7 @@ from dexscrew_sdk.errors import ConfigError
 
 SATURATION_N = 8.0  # the pads' full scale (twins/tactile.py clips there too)
 PRESS_DURATION_S = 1.0
-PRESS_PEAK_N = 2.0  # per taxel at the centre of the probe; the edge gets 45 % of it
+PRESS_PEAK_N = 0.5  # per taxel at the centre of the probe (the edge gets 45 % of it): ~40 N on the pad
 TAXELS = joints.TAXEL_GRID[0] * joints.TAXEL_GRID[1]
 # what the operator does with their hands on the twin (World perturbations, never a tool's call)
 OPERATOR_ACTIONS: tuple[str, ...] = (*(f"press_{tip}" for tip in joints.FINGERTIP_NAMES), "remove_jig")
@@ -221,6 +221,7 @@ class SensorReadout:
             if 0.0 <= phase <= 1.0:
                 load = PRESS_PEAK_N * np.sin(np.pi * phase) * (self._probe + self._tilt * np.sin(2 * np.pi * phase))
                 out[pad, :, 2] += load + self.rng.normal(0.0, 0.01, TAXELS)
+                out[pad, :, 1] += 0.15 * load  # the probe pushes a little along the pad, towards the tip
             elif phase > 1.0:
                 self._press = None
         for pad, rate in f.drifting_pads.items():

@@ -196,18 +196,19 @@ def tactile_pads(
     title: str = "",
     marks: Mapping[str, Sequence[int]] | None = None,
 ) -> Path:
-    """One frame of every pad: normal force as a (rows x columns) image on one colour scale in newtons,
-    shear (fx across, fy along the pad) as arrows, and optional marked taxels per pad (e.g. faults)."""
+    """One frame of every pad: normal force as a (rows x columns) image on one colour scale in newtons
+    (up to the 99th percentile; stronger taxels show at the top colour), shear (fx across, fy along the
+    pad) as arrows, and optional marked taxels per pad (e.g. faults)."""
     plt = _pyplot()
     f = np.asarray(force_n, dtype=float)
     rows, cols = grid
     if f.shape != (len(names), rows * cols, 3):
         raise ValueError(f"force_n must be ({len(names)}, {rows * cols}, 3), got {f.shape}")
     pads = f.reshape(len(names), rows, cols, 3)
-    vmax = max(0.1, float(np.abs(pads[..., 2]).max()))
-    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 1.2, 3.6), squeeze=False)
+    vmax = max(0.1, float(np.percentile(np.abs(pads[..., 2]), 99)))  # one saturated taxel must not hide the rest
+    fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names) + 1.5, 3.9), squeeze=False, sharey=True)
     yy, xx = np.mgrid[0:rows, 0:cols]
-    shear_scale = max(1e-6, float(np.hypot(pads[..., 0], pads[..., 1]).max()))
+    shear_scale = max(1e-6, float(np.percentile(np.hypot(pads[..., 0], pads[..., 1]), 99)))
     image = None
     for k, (ax, name) in enumerate(zip(axes[0], names, strict=True)):
         image = ax.imshow(pads[k, ..., 2], cmap="viridis", vmin=0.0, vmax=vmax, origin="upper", interpolation="nearest")
@@ -219,10 +220,11 @@ def tactile_pads(
         for taxel in (marks or {}).get(name, ()):
             r, c = divmod(int(taxel), cols)
             ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5))
-        ax.set(title=name, xlabel="column (across the pad)", ylabel="row (along the finger)")
+        ax.set(title=name, xlabel="column (across)")
         ax.set_xticks(range(0, cols, 3))
         ax.set_yticks(range(0, rows, 3))
-    fig.suptitle(title or "fingertip pads: normal force (colour), shear (arrows)")
+    axes[0, 0].set_ylabel("row (along the finger)")
+    fig.suptitle(title or "fingertip pads: normal force (colour), shear (arrows)", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), label="normal force [N]", shrink=0.85)
     path = Path(path)
