@@ -150,7 +150,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
         "files": [o.path for o in kept if o.path],
     }
     print(json.dumps(summary))
-    return 0
+    return 130 if session.interrupted else 0
 
 
 class _Progress:

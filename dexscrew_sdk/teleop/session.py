@@ -10,13 +10,15 @@ limit; RERECORD drops the attempt and records it again, DISCARD drops it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from dexscrew_sdk.errors import CommandRejected, DeviceTimeoutError
+from dexscrew_sdk.errors import CommandRejected, DeviceTimeoutError, DexscrewError
+from dexscrew_sdk.recording.errors import SourceStoppedError
 from dexscrew_sdk.records import TaskProgress
 from dexscrew_sdk.teleop.command import EpisodeEvent, Mark, OperatorCommand, Preset
 from dexscrew_sdk.teleop.devices.base import OperatorDevice, OperatorView
@@ -85,7 +87,9 @@ class TeleopSession:
         self.has_tactile = "tactile" in cell.devices
         self.outcomes: list[EpisodeOutcome] = []
         self._handles: list[Any] = []
+        self._writer: Any = None
         self._quit = False
+        self.interrupted = False
 
     # ------------------------------------------------------------------ episodes
     def run(self, progress: Any = None) -> list[EpisodeOutcome]:
@@ -101,6 +105,8 @@ class TeleopSession:
                     progress(self.outcomes)
         finally:
             self.status.close()
+            with contextlib.suppress(DexscrewError):  # a hand that is gone is held by its node's watchdog
+                self.hand.reset()  # the skill lets go of the hand, which holds where it is
         for h, outcome in self._handles:
             outcome.path = str(h.wait().path)
         return self.outcomes
@@ -139,10 +145,22 @@ class TeleopSession:
         )
 
     def run_episode(self, index: int, attempt: int) -> EpisodeOutcome:
+        """One episode; Ctrl-C ends it like END (kept, reason "interrupted") and ends the session."""
+        self._writer = None
+        try:
+            return self._episode(index)
+        except KeyboardInterrupt:
+            self._quit = self.interrupted = True
+            writer, self._writer = self._writer, None
+            handle = writer.end(None, reason="interrupted") if writer is not None else None
+            steps = writer.n_steps if writer is not None else 0
+            return self._outcome(index, writer is not None, steps, None, "interrupted", 0, None, {}, handle)
+
+    def _episode(self, index: int) -> EpisodeOutcome:
         self._begin(index)
         writer = None
         if self.cfg.auto_start and self.recorder is not None:
-            writer = self.recorder.begin(self._meta(index))
+            writer = self._writer = self.recorder.begin(self._meta(index))
         recording = self.cfg.auto_start
         limit = round(self.cfg.max_episode_s / self.cell.clock.period_s)
         steps, toggles, events = 0, 0, {k: 0 for k in _CONTROL_BITS}
@@ -155,6 +173,7 @@ class TeleopSession:
                 sample = self._read_sources()
             except DeviceTimeoutError as exc:
                 handle = writer.source_stopped("device", str(exc)) if writer is not None else None
+                self._writer, self._quit = None, True  # a cell with a silent device cannot record more
                 return self._outcome(
                     index, writer is not None, steps, None, "source_stopped", toggles, None, events, handle
                 )
@@ -170,7 +189,7 @@ class TeleopSession:
             if cmd.episode == EpisodeEvent.START and not recording:
                 recording = True
                 if self.recorder is not None:
-                    writer = self.recorder.begin(self._meta(index))
+                    writer = self._writer = self.recorder.begin(self._meta(index))
             control, arm_target, arm_seq, arm_rejected = self._drive_arm(cmd, sample["arm"].q_rad)
             hand_step = self.hand.step(cmd.skill_on, cmd.preset)
             if hand_step.rejected_rad is not None:
@@ -185,20 +204,14 @@ class TeleopSession:
             progress = self.world.progress() if self.world is not None else None
             if recording:
                 if writer is not None:
-                    writer.append(
-                        self._record(
-                            steps,
-                            sample,
-                            cmd,
-                            prev_cmd,
-                            hand_step,
-                            arm_target,
-                            arm_seq,
-                            arm_rejected,
-                            control,
-                            progress,
-                        )
+                    row = self._record(
+                        steps, sample, cmd, prev_cmd, hand_step, arm_target, arm_seq, arm_rejected, control, progress
                     )
+                    try:
+                        writer.append(row)
+                    except SourceStoppedError:  # the recorder closed and marked the episode itself
+                        self._writer, self._quit = None, True
+                        return self._outcome(index, True, steps + 1, None, "source_stopped", toggles, progress, events)
                     if "ik_failed" in control:
                         writer.event("ik_failed", tool_target=self.wrist.target[:3, 3].tolist())
                 steps += 1
@@ -212,6 +225,7 @@ class TeleopSession:
             if ev in (EpisodeEvent.RERECORD, EpisodeEvent.DISCARD):
                 if writer is not None:
                     writer.discard()
+                    self._writer = None
                 reason = "rerecord" if ev == EpisodeEvent.RERECORD else "discarded"
                 return self._outcome(index, False, steps, success, reason, toggles, progress, events)
             if recording and (ev in (EpisodeEvent.END, EpisodeEvent.QUIT) or steps >= limit):
@@ -221,6 +235,7 @@ class TeleopSession:
                 return self._outcome(index, False, steps, success, "quit", toggles, progress, events)
             self.cell.clock.wait()
         handle = writer.end(success, reason=reason, progress=progress) if writer is not None else None
+        self._writer = None
         return self._outcome(index, True, steps, success, reason, toggles, progress, events, handle)
 
     def _outcome(

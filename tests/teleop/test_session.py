@@ -146,3 +146,45 @@ def test_the_rehearsal_script_needs_no_world_and_toggles_the_skill(local_cell: L
     assert np.isnan(d["turns_done"]).all()  # no World: no ground truth, recorded as such
     assert np.ptp(d["action_rad"][:, 12:], axis=0).max() > 1e-4  # the wrist did move
     assert ep.meta["cell_kind"] == "real"
+
+
+class _CtrlC(RehearsalOperator):
+    """An operator at whose 10th step the user presses Ctrl-C."""
+
+    def read(self, view):
+        if view.step == 10:
+            raise KeyboardInterrupt
+        return super().read(view)
+
+
+def test_ctrl_c_keeps_the_running_episode_and_ends_the_session(local_cell: LocalCell, tmp_path) -> None:
+    session, rec = _session(local_cell, _CtrlC(local_cell.clock.period_s), tmp_path, episodes=2)
+    outcomes = session.run()
+    rec.close()
+    assert session.interrupted and len(outcomes) == 1
+    ep = load_episode(outcomes[0].path)
+    assert ep.meta["end_reason"] == "interrupted" and len(ep.data["step_index"]) == 10
+    assert not session.hand.skill_on
+
+
+def test_a_device_that_stops_publishing_closes_and_marks_the_episode(local_cell: LocalCell, tmp_path) -> None:
+    from dexscrew_sdk.errors import DeviceTimeoutError
+
+    hand = local_cell.hand
+    reads = {"n": 0}
+    real_state = hand.state
+
+    def state():
+        reads["n"] += 1
+        if reads["n"] > 40:
+            raise DeviceTimeoutError("hand: no state for 0.25 s; is its node running?")
+        return real_state()
+
+    session, rec = _session(local_cell, RehearsalOperator(local_cell.clock.period_s), tmp_path, episodes=1)
+    hand.state = state  # the hand's node dies mid-episode
+    outcomes = session.run()
+    rec.close()
+    assert outcomes[0].reason == "source_stopped"
+    ep = load_episode(outcomes[0].path)
+    assert ep.meta["end_reason"] == "source_stopped" and "no state" in ep.meta["end_detail"]["why"]
+    assert 0 < len(ep.data["step_index"]) < 40  # the rows stop where the samples stopped: nothing padded
