@@ -49,13 +49,16 @@ def make_device(name: str, cell: Any, args: argparse.Namespace, period_s: float)
         from dexscrew_sdk.teleop.devices.gamepad import GamepadDevice
 
         return GamepadDevice()
-    if name == "spacemouse":
+    from dexscrew_sdk.teleop.devices.combined import WithKeyboard
+
+    if name == "spacemouse":  # two buttons: the episode keys come from the terminal beside it
         from dexscrew_sdk.teleop.devices.spacemouse import SpaceMouseDevice
 
-        return SpaceMouseDevice()
+        return WithKeyboard(SpaceMouseDevice())
     from dexscrew_sdk.teleop.devices.quest import QuestDevice
 
-    return QuestDevice(ip_address=args.quest_ip)
+    quest = QuestDevice(ip_address=args.quest_ip)
+    return WithKeyboard(quest) if sys.stdin.isatty() else quest  # a helper at the keyboard may mark episodes
 
 
 @contextlib.contextmanager

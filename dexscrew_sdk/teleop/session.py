@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -350,12 +350,3 @@ class TeleopSession:
             f"{rec} | skill {'ON ' if self.hand.skill_on else 'off'} | clutch {'ON ' if cmd.clutch else 'off'} "
             f"| speed {cmd.speed_scale:.2f} | IK {ik} | limits {limits} | overruns {overruns}{turns}"
         )
-
-
-def merge_events(cmd: OperatorCommand, other: OperatorCommand) -> OperatorCommand:
-    """`cmd` with the episode events and marks of a second device (a keyboard beside a SpaceMouse)."""
-    return replace(
-        cmd,
-        episode=cmd.episode if cmd.episode != EpisodeEvent.NONE else other.episode,
-        mark=cmd.mark if cmd.mark != Mark.NONE else other.mark,
-    )

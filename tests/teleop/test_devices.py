@@ -192,3 +192,23 @@ def test_quest_without_oculus_reader_names_git_lfs_and_adb(monkeypatch: pytest.M
         QuestDevice().connect()
     for step in ("git clone", "git lfs", "adb"):
         assert step in str(err.value)
+
+
+def test_a_spacemouse_with_the_keyboard_beside_it_takes_episode_keys_from_the_terminal(fake_libs) -> None:
+    from dexscrew_sdk.teleop.devices.combined import WithKeyboard
+
+    lib = importlib.import_module("pyspacemouse")
+    lib.state = lib.SpaceNavigator(z=0.5)
+    master, slave = pty.openpty()
+    try:
+        dev = WithKeyboard(SpaceMouseDevice(), KeyboardDevice(fd=slave))
+        dev.connect()
+        os.write(master, b"nw")  # start an episode; the keyboard's motion keys do not move the wrist
+        cmd = _read_until(dev, lambda c: c.episode != EpisodeEvent.NONE)
+        assert cmd.episode == EpisodeEvent.START and cmd.clutch
+        np.testing.assert_allclose(cmd.motion, [0, 0, 0.025, 0, 0, 0])  # the SpaceMouse's motion only
+        assert dev.params()["device"] == "spacemouse+keyboard"
+        dev.close()
+    finally:
+        os.close(master)
+        os.close(slave)
