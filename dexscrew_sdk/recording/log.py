@@ -70,8 +70,9 @@ class LogWriter:
         except OSError as exc:
             raise storage_error("creating episode log", path, exc) from None
         self.append(json_frame(HEADER, header))
-        self.fsync()
-        fsync_dir(path.parent)  # the log's name must survive a power loss too
+        if fsync_each:  # power-loss safety per step needs the log's name on disk too
+            self.fsync()
+            fsync_dir(path.parent)
 
     def append(self, data: bytes) -> None:
         view = memoryview(data)
