@@ -48,7 +48,41 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-tensorboard", action="store_true")
 
 
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    from dexscrew_sdk.cli import add_config_args
+
+    p.add_argument("checkpoint", type=Path, help="BC checkpoint (RUN/checkpoint_best.pt)")
+    add_config_args(p)
+    p.add_argument("--seconds", type=float, default=60.0, help="how long to run (cell clock: simulated in lockstep)")
+    p.add_argument("--mode", choices=["chunk", "ensemble"], default="chunk", help="chunk: n of H then re-plan")
+    p.add_argument("--execute", type=int, default=8, help="n: chunk steps executed before re-planning")
+    p.add_argument("--ensemble-k", type=float, default=0.01, help="ACT weight exp(-k i), i = 0 the oldest chunk")
+    p.add_argument("--arm-smoothing", type=float, default=0.0, help="EMA factor of arm targets in [0, 1) (0: off)")
+    p.add_argument("--weights", choices=["ema", "model"], default="ema", help="which weights to deploy")
+    p.add_argument("--launch", action="store_true", help="start the configuration's nodes first (twins)")
+    p.add_argument("--task", default=None, help="twins: reset the world to this task before running")
+    p.add_argument("--shape", default=None, help="twins: nut or handle shape for the reset")
+    p.add_argument("--seed", type=int, default=None, help="twins: scene seed for the reset (an evaluation seed)")
+
+
+def _run_policy(args: argparse.Namespace) -> int:
+    import json
+
+    from policies.bc.run import run_from_args
+
+    report = run_from_args(args)
+    print(json.dumps(report))
+    return 0 if report.get("fault") is None else 3
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-bc", help="train a BC policy (touch + history) on recorded demonstrations")
     add_train_args(p)
     p.set_defaults(func=_train_bc)
+
+    p = sub.add_parser(
+        "run-policy",
+        help="run a BC checkpoint on a cell at its control rate (refused before anything moves if it does not fit)",
+    )
+    add_run_args(p)
+    p.set_defaults(func=_run_policy)

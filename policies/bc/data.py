@@ -233,17 +233,19 @@ def synthetic_episodes(n: int, steps: int, seed: int = 0, success: bool | None =
 
     rng = np.random.default_rng(seed)
     mid = np.concatenate([0.5 * (joints.XHAND_LOWER_RAD + joints.XHAND_UPPER_RAD), joints.UR5E_HOME_RAD])
+    half = np.concatenate([0.5 * (joints.XHAND_UPPER_RAD - joints.XHAND_LOWER_RAD), np.full(6, np.pi)])
+    amplitude = np.minimum(0.2, 0.3 * half)  # well inside every joint's limits
     out = []
     for i in range(n):
         t = np.arange(steps) / 20.0
         phase = rng.uniform(0, 2 * np.pi, JOINT_DIM)
-        q = mid + 0.2 * np.sin(0.8 * t[:, None] + phase)
+        q = mid + amplitude * np.sin(0.8 * t[:, None] + phase)
         tactile = np.zeros((steps, TACTILE_DIM), np.float32)
         contact = np.sin(0.8 * t + phase[0]) > 0.3
         tactile[contact, 2::3][:, :40] = 1.5  # fingertip 0's normal forces while in contact
         action = np.roll(q, -2, axis=0)
         action[-2:] = q[-1]
-        action[:, 0] += 0.05 * contact  # touch changes the thumb's target
+        action[:, 0] += 0.05 * contact  # touch changes the thumb's target (thumb_bend: 0.92 +- 0.2, room)
         out.append(
             EpisodeArrays(f"synthetic_{i:03d}", q.astype(np.float32), tactile, action.astype(np.float32), success)
         )

@@ -3,9 +3,11 @@
 `TorchNormaliser` is the one implementation of the checkpoint's normalisation on
 tensors (training normalises batches with it, deployment single observations).
 `BCPolicy` keeps the history: `reset(q, tactile)` fills all K slots with the first
-observation (what a window before an episode's first step holds in training), and
-`act(q, tactile)` appends the newest observation and returns an (H, 18) chunk of
-joint targets in radians, [hand 12, arm 6], inside the recorded action range.
+observation (what a window before an episode's first step holds in training),
+`observe(q, tactile)` appends one control period's observation (every period, also
+when no chunk is planned, so the history has the training's spacing), and
+`predict()` returns an (H, 18) chunk of joint targets in radians, [hand 12, arm 6],
+inside the recorded action range. `act` is observe + predict.
 """
 
 from __future__ import annotations
@@ -72,30 +74,39 @@ class BCPolicy:
         self._started = True
 
     def _observation(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        q = torch.as_tensor(np.asarray(q_rad, dtype=np.float32).reshape(1, -1))
+        q = torch.from_numpy(np.array(q_rad, dtype=np.float32).reshape(1, -1))
         if q.shape[1] != self.layout.joint_dim or not torch.isfinite(q).all():
             raise BCError(f"observation q must be {self.layout.joint_dim} finite values, got {tuple(q.shape)}")
         t = None
         if self._t is not None:
             if tactile_n is None:
                 raise BCError("this policy uses touch: pass the tactile frame")
-            t = torch.as_tensor(np.asarray(tactile_n, dtype=np.float32).reshape(1, -1))
+            t = torch.from_numpy(np.array(tactile_n, dtype=np.float32).reshape(1, -1))
             if t.shape[1] != self.layout.tactile_dim or not torch.isfinite(t).all():
                 raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
         return self.norm.observations(q, t)
 
-    @torch.inference_mode()
-    def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
-        """Append the observation to the history and predict the (H, 18) chunk in radians."""
+    def observe(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> None:
+        """Append one period's observation (the first one fills the whole history)."""
         if not self._started:
             self.reset(q_rad, tactile_n)
-        else:
-            q, t = self._observation(q_rad, tactile_n)
-            self._q = torch.cat([self._q[:, 1:], q[:, None]], dim=1)
-            if self._t is not None and t is not None:
-                self._t = torch.cat([self._t[:, 1:], t[:, None]], dim=1)
+            return
+        q, t = self._observation(q_rad, tactile_n)
+        self._q = torch.cat([self._q[:, 1:], q[:, None]], dim=1)
+        if self._t is not None and t is not None:
+            self._t = torch.cat([self._t[:, 1:], t[:, None]], dim=1)
+
+    @torch.inference_mode()
+    def predict(self) -> np.ndarray:
+        """The (H, 18) chunk in radians for the current history; its first step is the newest observation's."""
+        if not self._started:
+            raise BCError("predict() before any observation: call observe(q, tactile) first")
         out = self.net(self._q, self._t)[0]
         return self.norm.actions_rad(out).double().numpy()
+
+    def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
+        self.observe(q_rad, tactile_n)
+        return self.predict()
 
     def forward_only(self) -> np.ndarray:
         """The bare network on the current (already normalised) history: the benchmark's baseline."""

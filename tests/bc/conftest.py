@@ -31,3 +31,18 @@ def one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small checkpoint trained for one epoch on synthetic episodes (actions inside every joint limit)."""
+    import torch
+
+    from policies.bc.data import from_arrays, synthetic_episodes
+    from policies.bc.runner import BCRunner, RunConfig
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("bc_run")
+    cfg = RunConfig(epochs=1, batch_size=32, progress=False, workers=0, threads=1, tensorboard=False)
+    BCRunner(from_arrays(synthetic_episodes(3, 60, seed=5)), out, tiny_model(), cfg).train()
+    return out / "checkpoint_last.pt"
