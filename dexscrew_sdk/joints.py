@@ -46,6 +46,12 @@ HAND_DOF = len(HAND_JOINT_NAMES)
 TACTILE_SHAPE: tuple[int, int, int] = (5, 120, 3)  # fingertips x taxels x (fx, fy, fz)
 TACTILE_THRESHOLD_N = 0.05  # the XHand's minimum detectable force; below it a taxel reads 0
 TAXEL_GRID: tuple[int, int] = (10, 12)  # rows x columns of one fingertip pad
+# Tactile layout ASSUMPTIONS (the public facts give neither; docs/twins.md): each pad's 120 taxels are
+# row-major over TAXEL_GRID, the 10 rows across the pad and the 12 columns along the finger (column 0 at
+# the pad's base end, as a public XHand viewer draws the 12-taxel axis along the finger); the 3 force values
+# are (across, along, normal) in the pad frame, normal positive when pressing; pads in FINGERTIP_NAMES order.
+TAXEL_AXES: tuple[str, str] = ("across", "along")  # what TAXEL_GRID's rows and columns step along
+TACTILE_FORCE_AXES: tuple[str, str, str] = ("across", "along", "normal")
 
 # UR5e (hardware.md): +-2 pi on every joint, pi rad/s.
 UR5E_LOWER_RAD = np.full(ARM_DOF, -2 * np.pi)

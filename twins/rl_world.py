@@ -35,6 +35,7 @@ from twins.bullet import link_indices, urdf_file
 from twins.rl_recipe import SceneParams
 
 ENV_SPACING_M = 1.0
+ACTUATIONS = ("torque", "motor")
 MIN_MOTOR_FORCE_NM = recipe.HAND_JOINT_FRICTION_NM  # a bound of 0 would let a joint at its target drift
 
 
@@ -48,6 +49,8 @@ class RLWorldConfig:
     control_hz: float = recipe.CONTROL_HZ
     solver_iterations: int = recipe.SOLVER_ITERATIONS
     clamp_torques: bool = True  # PD torques clamped to the effective effort array; False: 300 N m
+    actuation: str = "torque"  # "torque": PD torques every physics step, rotor inertia in the links;
+    # "motor": the engine's position motor emulating that PD (faster, no rotor momentum; docs/twins.md)
 
 
 @dataclass
@@ -108,6 +111,15 @@ class _Hand:
         )
         return np.sign(q_t - q) * np.minimum(np.abs(p.kp * (q_t - q) - p.kd * qd), effort)
 
+    def torque_pd(self, q_t: np.ndarray, p: SceneParams, effort: np.ndarray) -> np.ndarray:
+        """One physics step of torque PD, tau = Kp (q_t - q) - Kd qd, clipped to `effort` (the torque)."""
+        q, qd = self.joint_states()
+        tau = np.clip(p.kp * (q_t - q) - p.kd * qd, -effort, effort)
+        pb.setJointMotorControlArray(
+            self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(), physicsClientId=self.client
+        )
+        return tau
+
     def joint_states(self) -> tuple[np.ndarray, np.ndarray]:
         s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)
         return np.array([x[0] for x in s]), np.array([x[1] for x in s])
@@ -133,6 +145,8 @@ class RevoluteWorld:
     def __init__(self, cfg: RLWorldConfig) -> None:
         if cfg.task not in recipe.TASKS:
             raise ConfigError(f"RLWorldConfig.task = {cfg.task!r}; choose one of {list(recipe.TASKS)}")
+        if cfg.actuation not in ACTUATIONS:
+            raise ConfigError(f"RLWorldConfig.actuation = {cfg.actuation!r}; choose one of {list(ACTUATIONS)}")
         if cfg.num_envs < 1:
             raise ConfigError(f"RLWorldConfig.num_envs must be >= 1, got {cfg.num_envs}")
         ratio = cfg.physics_hz / cfg.control_hz if cfg.control_hz > 0 else 0.0
@@ -159,7 +173,9 @@ class RevoluteWorld:
         self.origins = np.array(
             [[ENV_SPACING_M * (i % cols), ENV_SPACING_M * (i // cols), 0.0] for i in range(self.num_envs)]
         )
-        path = urdf_file(xhand_left.hand_urdf(visual=False, limits=(self.joint_lower, self.joint_upper)))
+        armature = recipe.ARMATURE_KGM2 if cfg.actuation == "torque" else 0.0
+        limits = (self.joint_lower, self.joint_upper)
+        path = urdf_file(xhand_left.hand_urdf(visual=False, limits=limits, armature_kgm2=armature))
         self.hands = [_Hand(self.client, path, o + np.array(recipe.HAND_POS_M)) for o in self.origins]
         self.objects: list[int] = [-1] * self.num_envs
         self._collision_shapes: dict[tuple[str, float], int] = {}  # one per (shape, scale), reused across resets
@@ -223,7 +239,10 @@ class RevoluteWorld:
         hand.reset_joints(q0)
         self._q[e], self._qd[e] = q0, 0.0
         self._targets[e] = q0
-        self._tau[e] = hand.drive(q0, q0, np.zeros(12), p, self.effort, self.dt)
+        if self.cfg.actuation == "motor":
+            self._tau[e] = hand.drive(q0, q0, np.zeros(12), p, self.effort, self.dt)
+        else:
+            self._tau[e] = 0.0
 
     def _object_body(self, p: SceneParams, base: np.ndarray) -> int:
         """The object on a fixed invisible base: link 0 turns about -z (positive = clockwise from above,
@@ -269,10 +288,18 @@ class RevoluteWorld:
         t = np.where(np.isfinite(t), t, self._targets)  # NaN never reaches physics: keep the last target
         t = np.clip(t, self.joint_lower, self.joint_upper)
         self._targets = t
-        for e in range(self.num_envs):
-            self._tau[e] = self.hands[e].drive(t[e], self._q[e], self._qd[e], self.params[e], self.effort, self.dt)
-        for _ in range(self.substeps):
-            pb.stepSimulation(physicsClientId=self.client)
+        if self.cfg.actuation == "motor":
+            for e in range(self.num_envs):
+                self._tau[e] = self.hands[e].drive(t[e], self._q[e], self._qd[e], self.params[e], self.effort, self.dt)
+            for _ in range(self.substeps):
+                pb.stepSimulation(physicsClientId=self.client)
+        else:
+            tau = np.zeros_like(self._tau)
+            for _ in range(self.substeps):
+                for e in range(self.num_envs):
+                    tau[e] += self.hands[e].torque_pd(t[e], self.params[e], self.effort)
+                pb.stepSimulation(physicsClientId=self.client)
+            self._tau = tau / self.substeps  # the period's mean torque
         self._read_state(np.arange(self.num_envs))
         self._links = None
         bad = ~(np.isfinite(self._q).all(1) & np.isfinite(self._obj_angle) & (np.abs(self._qd).max(1) < 1e3))

@@ -1,11 +1,14 @@
 """Fingertip touch from PyBullet contacts: 5 pads x (10 x 12 taxels) x (fx, fy, fz) newtons.
 
-Each contact on a distal link is expressed in that finger's pad frame (x the
-pad normal, y across, z along the pad): fz is the contact's normal force
-(pressing = positive, also when the rounded tip end touches), fx and fy the
-total force's components across and along the pad, then spread over
-the neighbouring taxels with a Gaussian footprint. Noise, the 0.05 N detection
-threshold and saturation follow the real sensor.
+The layout is joints.py's (an assumption shared with the XHand driver): taxels
+row-major, 10 rows across the pad and 12 columns along the finger, forces
+(across, along, normal). Each contact on a distal link is expressed in that
+finger's pad frame (twins.pads: +z out of the pad, +y along the finger to the
+tip, +x across): fz is the contact's normal force (pressing = positive, also
+when the rounded tip end touches), fx and fy the total force's components across
+and along the pad, spread over the neighbouring taxels with a Gaussian
+footprint. Noise, the 0.05 N detection threshold and saturation follow the real
+sensor.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import pybullet as pb
 
 from dexscrew_sdk import joints
 from twins.bullet import HandModel
+from twins.pads import PAD_ACROSS_M, PAD_ALONG_M
 
-PAD_LENGTH_M, PAD_WIDTH_M = 0.024, 0.016  # along the finger (10 rows) x across (12 columns)
 SATURATION_N = 8.0
 FOOTPRINT_TAXELS = 1.0  # Gaussian sigma of one contact's spread
 
@@ -50,10 +53,10 @@ class TaxelModel:
                 # contact normal on B points from the object to the finger: the force on the pad
                 f_world = ct[9] * np.array(ct[7]) + ct[10] * np.array(ct[11]) + ct[12] * np.array(ct[13])
                 f_pad = rot.T @ f_world  # shears from the pad-plane components; pressure = the normal force
-                row = np.clip((local[2] / PAD_LENGTH_M + 0.5) * rows - 0.5, 0, rows - 1)
-                col = np.clip((local[1] / PAD_WIDTH_M + 0.5) * cols - 0.5, 0, cols - 1)
+                row = np.clip((local[0] / PAD_ACROSS_M + 0.5) * rows - 0.5, 0, rows - 1)
+                col = np.clip((local[1] / PAD_ALONG_M + 0.5) * cols - 0.5, 0, cols - 1)
                 w = self._spread(row, col)[:, None]
-                force[tip] += w * np.array([f_pad[1], f_pad[2], ct[9]])[None, :]
+                force[tip] += w * np.array([f_pad[0], f_pad[1], ct[9]])[None, :]
         force += self.rng.normal(0.0, self.noise_n, force.shape)
         force[np.abs(force) < joints.TACTILE_THRESHOLD_N] = 0.0
         return np.clip(force, -SATURATION_N, SATURATION_N).astype(np.float32)

@@ -156,6 +156,7 @@ COLLISIONS = _collisions()
 
 
 def support_points() -> dict[str, np.ndarray]:
+    """Each link's published support points (the farthest vertex along 96 directions)."""
     return {k: np.asarray(v, dtype=float) for k, v in json.loads(HULLS_FILE.read_text())["links"].items()}
 
 
@@ -185,11 +186,16 @@ def _v(x: tuple[float, ...]) -> str:
     return " ".join(f"{float(a):.10g}" for a in x)
 
 
-def _link_xml(name: str, mesh_dir: str, visual: bool) -> str:
+def _link_xml(name: str, mesh_dir: str, visual: bool, armature_kgm2: float) -> str:
     ine = INERTIALS.get(name)
     if ine is None:  # massless in the facts; a tiny mass keeps the engines' mass matrices regular
         ine = Inertial(1e-5, (0.0, 0.0, 0.0), (1e-10, 1e-10, 1e-10))
     ixx, iyy, izz = ine.diag_kgm2
+    axis = next((j.axis for j in JOINTS if j.child == name and j.axis is not None), None)
+    if axis is not None and armature_kgm2 > 0:  # a rotor disc turning with the link: I about its axis, I/2 across
+        ixx, iyy, izz = (
+            i + armature_kgm2 * (abs(a) + 0.5 * (1 - abs(a))) for i, a in zip((ixx, iyy, izz), axis, strict=True)
+        )
     parts = [
         f'<link name="{name}"><inertial><origin xyz="{_v(ine.com_m)}"/><mass value="{ine.mass_kg}"/>'
         f'<inertia ixx="{ixx}" ixy="0" ixz="0" iyy="{iyy}" iyz="0" izz="{izz}"/></inertial>'
@@ -241,27 +247,35 @@ MATERIALS = (
 
 
 def hand_links_xml(
-    mesh_dir: Path | str | None = None, visual: bool = True, limits: tuple[np.ndarray, np.ndarray] | None = None
+    mesh_dir: Path | str | None = None,
+    visual: bool = True,
+    limits: tuple[np.ndarray, np.ndarray] | None = None,
+    armature_kgm2: float = 0.0,
 ) -> str:
     """Links and joints of the hand (no <robot> wrapper), rooted at PALM_LINK: to embed under a parent link
     with a fixed joint (e.g. the arm's flange with MOUNT). Meshes are referenced in `mesh_dir` (absolute
     paths; default: a per-user cache that is filled on first use). `limits` (lower, upper), canonical
-    order, replace the URDF's (the authors' simulation uses its own)."""
+    order, replace the URDF's (the authors' simulation uses its own). `armature_kgm2` > 0 adds a rotor
+    inertia about each revolute joint's axis to its child link (PyBullet has no joint armature; the
+    link-inertia form also loads the joints above it, docs/twins.md)."""
     lower, upper = (LOWER_RAD, UPPER_RAD) if limits is None else (np.asarray(limits[0]), np.asarray(limits[1]))
     folder = Path(mesh_dir) if mesh_dir is not None else default_mesh_dir()
     if mesh_dir is None or folder.is_absolute():
         write_meshes(folder)
     links = [PALM_LINK] + [j.child for j in JOINTS]
-    return "".join(_link_xml(n, str(folder), visual) for n in links) + "".join(
+    return "".join(_link_xml(n, str(folder), visual, armature_kgm2) for n in links) + "".join(
         _joint_xml(j, JOINT_FRICTION_NM, lower, upper) for j in JOINTS
     )
 
 
 def hand_urdf(
-    mesh_dir: Path | str | None = None, visual: bool = True, limits: tuple[np.ndarray, np.ndarray] | None = None
+    mesh_dir: Path | str | None = None,
+    visual: bool = True,
+    limits: tuple[np.ndarray, np.ndarray] | None = None,
+    armature_kgm2: float = 0.0,
 ) -> str:
     """A standalone left XHand (load with useFixedBase=True, flags=URDF_USE_INERTIA_FROM_FILE)."""
-    body = hand_links_xml(mesh_dir, visual, limits)
+    body = hand_links_xml(mesh_dir, visual, limits, armature_kgm2)
     return lines(f'<?xml version="1.0"?><robot name="xhand_left">{MATERIALS}{body}</robot>')
 
 

@@ -46,12 +46,14 @@ def _closure(entry: list[str]) -> set[Path]:
                     if (
                         isinstance(s, ast.ImportFrom)
                         and s.module
-                        and s.module.split(".")[0] in ("policies", "dexscrew_sdk")
+                        and s.module.split(".")[0] in ("policies", "dexscrew_sdk", "twins")
                     ):
                         todo.append(s.module)
                         todo.extend(f"{s.module}.{a.name}" for a in s.names)
                     elif isinstance(s, ast.Import):
-                        todo.extend(a.name for a in s.names if a.name.split(".")[0] in ("policies", "dexscrew_sdk"))
+                        todo.extend(
+                            a.name for a in s.names if a.name.split(".")[0] in ("policies", "dexscrew_sdk", "twins")
+                        )
     return seen
 
 
@@ -193,12 +195,19 @@ def test_isaacgym_assets_are_loadable_urdfs(tmp_path: Path) -> None:
     client = pb.connect(pb.DIRECT)
     try:
         for task in meta.values():
-            for urdf in [task["hand_urdf"], *task["object_urdfs"]]:
+            for urdf in [task["hand_urdf"], *task["object_urdfs"]]:  # the object's is loaded last
                 body = pb.loadURDF(str(tmp_path / urdf), useFixedBase=True, physicsClientId=client)
                 assert body >= 0
             names = [pb.getJointInfo(body, j, physicsClientId=client)[1].decode() for j in range(1)]
             assert names == [task["object_joint"]]
-        assert np.linalg.norm(meta["nut"]["object_offset_m"]) < 0.2
+        # the hand of the assets is the generated left hand (its hull meshes next to it), same as PyBullet's
+        hand = pb.loadURDF(str(tmp_path / meta["nut"]["hand_urdf"]), useFixedBase=True, physicsClientId=client)
+        n = pb.getNumJoints(hand, physicsClientId=client)
+        links = {pb.getJointInfo(hand, j, physicsClientId=client)[12].decode(): j for j in range(n)}
+        assert set(meta["nut"]["tip_links"]) <= set(links)
+        tip = pb.getLinkState(hand, links["left_hand_index_rota_tip"], physicsClientId=client)[4]
+        assert np.allclose(tip, (0.0265, -0.0065, -0.2057), atol=5e-4)
+        assert pb.getCollisionShapeData(hand, links["left_hand_index_rota_link2"], physicsClientId=client)
     finally:
         pb.disconnect(client)
 

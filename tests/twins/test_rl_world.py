@@ -175,3 +175,29 @@ def test_resets_reuse_collision_shapes(task: str) -> None:
         if task == "nut":  # one shape, three scales: 80 environment resets, at most three shapes ever
             assert len(w._collision_shapes) <= 3
         assert all(round(p.scale, 3) == p.scale for p in w.params)
+
+
+def test_bad_actuation_is_refused() -> None:
+    with pytest.raises(ConfigError, match="torque"):
+        RevoluteWorld(RLWorldConfig(actuation="position"))
+
+
+def test_unclamped_switch_lifts_the_effort_clip_only() -> None:
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=1, randomise=False, clamp_torques=False)) as w:
+        assert np.allclose(w.effort, rl_recipe.UNCLAMPED_EFFORT_NM)
+        w.step(np.tile(w.joint_upper, (1, 1)))  # a large error: PD torque 3 x ~1 rad > 0.4 N m
+        assert np.abs(w.hand_torque()).max() > 1.2
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=1, randomise=False)) as w:
+        w.step(np.tile(w.joint_upper, (1, 1)))
+        assert (np.abs(w.hand_torque()) <= np.array(rl_recipe.EFFECTIVE_EFFORT_NM) + 1e-9).all()
+
+
+def test_rotor_inertia_sits_in_the_links_about_their_joint_axes() -> None:
+    import pybullet as pb
+
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=1, randomise=False)) as w:
+        h = w.hands[0]
+        j1 = h.joint_ids[4]  # index_j1 (canonical order), axis -x of its link
+        inertia = pb.getDynamicsInfo(h.body, j1, physicsClientId=w.client)[2]
+        assert inertia[0] == pytest.approx(1.74e-5 + rl_recipe.ARMATURE_KGM2)
+        assert inertia[1] == pytest.approx(1.69e-5 + rl_recipe.ARMATURE_KGM2 / 2)

@@ -5,10 +5,13 @@ the pure-data modules through `policies.rl.sdk`. Assets (hand URDF, object
 URDFs and the grasp offsets) are written beforehand, on the SDK's Python, by
 `python -m policies.rl.backends.isaacgym_assets FOLDER`.
 
-Physics follow the authors' setup: torque-mode PD at 200 Hz computed on the
-GPU, tau = Kp (target - q) - Kd qdot clipped to the effort limits, armature
-0.001, hand joint friction 0.01, object on a revolute joint with friction 0.2,
-8 position iterations; domain randomisation per method.md.
+Physics follow the authors' setup, from the recipe the PyBullet world uses
+(twins.rl_recipe): the left XHand with gravity off, torque-mode PD at 200 Hz
+computed on the GPU, tau = Kp (target - q) - Kd qdot clipped to the effective
+effort array (or 300 N m, unclamped), armature 0.001, hand joint friction 0.01,
+the object on a revolute joint with PhysX's friction coefficient 0.2 (load
+dependent, as in the authors' world), 8 position iterations; nominal scene and
+randomisation ranges of the recipe.
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from policies.rl.sdk import joints
+from twins import rl_recipe as recipe
 
 HOW_TO_INSTALL = (
     "IsaacGym is not installed. It is not on PyPI: download 'IsaacGym Preview 4' from "
     "https://developer.nvidia.com/isaac-gym, create a Python 3.8 environment, `pip install -e isaacgym/python`, "
     "install this repository into it, then run `python -m policies.rl.train ... --backend isaacgym` there."
 )
-TIP_LINKS = ("thumb_tip", "index_tip", "mid_tip", "ring_tip", "pinky_tip")
-DISTAL_LINKS = ("thumb_distal", "index_distal", "mid_distal", "ring_distal", "pinky_distal")
-EFFORT_NM = [float(x) for x in joints.XHAND_EFFORT_NM]
-PRIV_DIM = 82  # the same privileged layout as twins.rl_world.PRIVILEGED_LAYOUT
+TIP_LINKS = recipe.TIP_LINKS
+DISTAL_LINKS = recipe.DISTAL_LINKS
+PRIV_DIM = recipe.PRIVILEGED_DIM  # the same privileged layout as the PyBullet world
 
 
 def import_gym():
@@ -51,6 +56,7 @@ class IsaacGymBackend:
         solver_iterations: int = 8,
         asset_root: str = "isaacgym_assets",
         headless: bool = True,
+        clamp_torques: bool = True,
     ) -> None:
         gymapi, gymtorch = import_gym()
         import torch
@@ -61,6 +67,9 @@ class IsaacGymBackend:
         self.priv_dim = PRIV_DIM
         self.gen = torch.Generator(device="cpu")
         self.gen.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        effort = recipe.EFFECTIVE_EFFORT_NM if clamp_torques else [recipe.UNCLAMPED_EFFORT_NM] * 12
+        self.effort_nm = [float(x) for x in effort]
         root = Path(asset_root)
         meta_path = root / "assets.json"
         if not meta_path.is_file():
@@ -104,7 +113,8 @@ class IsaacGymBackend:
         g, gym, torch = self.gymapi, self.gym, self.torch
         opts = g.AssetOptions()
         opts.fix_base_link = True
-        opts.armature = 0.001
+        opts.armature = recipe.ARMATURE_KGM2
+        opts.disable_gravity = True  # the authors' hand has gravity off; the object keeps it (its joint load)
         opts.default_dof_drive_mode = g.DOF_MODE_EFFORT
         hand_asset = gym.load_asset(self.sim, str(root), self.assets["hand_urdf"], opts)
         obj_opts = g.AssetOptions()
@@ -118,24 +128,24 @@ class IsaacGymBackend:
         props["driveMode"][:] = g.DOF_MODE_EFFORT
         props["stiffness"][:] = 0.0
         props["damping"][:] = 0.0
-        props["friction"][:] = 0.01
+        props["friction"][:] = recipe.HAND_JOINT_FRICTION_NM
         obj_props = gym.get_asset_dof_properties(obj_shapes[0])
         obj_props["driveMode"][:] = g.DOF_MODE_NONE
-        obj_props["friction"][:] = 0.2
+        obj_props["friction"][:] = recipe.OBJECT_FRICTION_COEFF
         lower, upper = g.Vec3(-0.5, -0.5, 0.0), g.Vec3(0.5, 0.5, 1.0)
         per_row = int(math.sqrt(self.num_envs)) or 1
         hand_idx, obj_idx, self.params = [], [], []  # type: List[int], List[int], List[Dict[str, Any]]
         self.envs = []  # type: List[Any]
         for e in range(self.num_envs):
             env = gym.create_env(self.sim, lower, upper, per_row)
-            p = self._sample_params(e % len(obj_shapes))
+            p = self._sample_params()
             hand_pose = g.Transform()
-            hand_pose.p = g.Vec3(0.0, 0.0, 0.21)
-            hand_pose.r = g.Quat.from_euler_zyx(p["tilt_x"], p["tilt_y"], 0.0) * g.Quat(*self.assets["hand_base_quat"])
+            hand_pose.p = g.Vec3(*recipe.HAND_POS_M)
+            hand_pose.r = g.Quat(*recipe.quat_xyzw(recipe.hand_rotation(math.radians(p["tilt_deg"]), p["tilt_y"])))
             hand = gym.create_actor(env, hand_asset, hand_pose, "hand", e, 0)
             gym.set_actor_dof_properties(env, hand, props)
             obj_pose = g.Transform()
-            obj_pose.p = hand_pose.transform_point(g.Vec3(*self.assets["object_offset_m"]))
+            obj_pose.p = g.Vec3(p["x"], p["y"], 0.0)
             obj = gym.create_actor(env, obj_shapes[p["shape"]], obj_pose, "object", e, 0)
             gym.set_actor_dof_properties(env, obj, obj_props)
             gym.set_actor_scale(env, obj, p["scale"])
@@ -146,7 +156,7 @@ class IsaacGymBackend:
             for actor in (hand, obj):
                 shapes = gym.get_actor_rigid_shape_properties(env, actor)
                 for s in shapes:
-                    s.friction = p["friction"] if actor == obj else 1.0
+                    s.friction = p["friction"]  # PhysX averages the pair: both get the pair's value
                     s.restitution = p["restitution"]
                 gym.set_actor_rigid_shape_properties(env, actor, shapes)
             hand_idx.append(gym.get_actor_index(env, hand, g.DOMAIN_SIM))
@@ -165,38 +175,27 @@ class IsaacGymBackend:
         self.joint_lower = torch.tensor([props["lower"][names.index(n)] for n in joints.HAND_JOINT_NAMES])
         self.joint_upper = torch.tensor([props["upper"][names.index(n)] for n in joints.HAND_JOINT_NAMES])
         self.q_default = torch.tensor(self.assets["q_default"], dtype=torch.float32, device=dev)
-        self.effort = torch.tensor(EFFORT_NM, device=dev)
+        self.effort = torch.tensor(self.effort_nm, device=dev)
         self.static_priv = torch.tensor(
             [[p["mass"], *p["com"], p["friction"], p["scale"], p["restitution"]] for p in self.params], device=dev
         )
         self.shape_id = torch.tensor([[float(p["shape"])] for p in self.params], device=dev)
 
-    def _rand(self, lo: float, hi: float) -> float:
-        return lo + (hi - lo) * float(self.torch.rand(1, generator=self.gen))
-
-    def _sample_params(self, shape: int) -> dict[str, Any]:
-        if not self.randomise:
-            return {
-                "shape": shape,
-                "mass": 0.05,
-                "com": [0.0, 0.0, 0.0],
-                "friction": 1.0,
-                "restitution": 0.0,
-                "scale": 1.0,
-                "tilt_x": math.radians(25.0),
-                "tilt_y": 0.0,
-            }
-        scales = [0.95, 1.0, 1.05]
-        scale = scales[int(self._rand(0, 3)) % 3] if self.task == "nut" else self._rand(0.85, 1.25)
+    def _sample_params(self) -> dict[str, Any]:
+        """One scene of the shared recipe (nominal, or drawn from its ranges)."""
+        scene = recipe.sample_scene(self.task, self.rng) if self.randomise else recipe.nominal_scene(self.task)
+        names = [sh.name for sh in recipe.SHAPES[self.task]]
         return {
-            "shape": shape,
-            "mass": self._rand(0.04, 0.06),
-            "com": [self._rand(-0.001, 0.001) for _ in range(3)],
-            "friction": self._rand(0.5, 8.0),
-            "restitution": self._rand(0.0, 1.0),
-            "scale": scale,
-            "tilt_x": math.radians(self._rand(20.0, 30.0)),
-            "tilt_y": math.radians(self._rand(-5.0, 5.0)),
+            "shape": names.index(scene.shape),
+            "mass": scene.mass_kg,
+            "com": [float(x) for x in scene.com_m],
+            "friction": scene.contact_mu,
+            "restitution": scene.restitution,
+            "scale": scene.scale,
+            "tilt_deg": math.degrees(scene.tilt_rad),
+            "tilt_y": scene.tilt_y_rad,
+            "x": scene.object_xy_m[0],
+            "y": scene.object_xy_m[1],
         }
 
     def _wrap_tensors(self) -> None:
@@ -229,8 +228,9 @@ class IsaacGymBackend:
         self.targets[ids] = q0
         if self.randomise:
             k = len(ids)
-            self.kp[ids] = 2.7 + 0.6 * torch.rand(k, 1, device=self.device)
-            self.kd[ids] = 0.009 + 0.002 * torch.rand(k, 1, device=self.device)
+            (kp0, kp1), (kd0, kd1) = recipe.RANDOMISATION.kp, recipe.RANDOMISATION.kd
+            self.kp[ids] = kp0 + (kp1 - kp0) * torch.rand(k, 1, device=self.device)
+            self.kd[ids] = kd0 + (kd1 - kd0) * torch.rand(k, 1, device=self.device)
         actors = self.actor_ids[ids].flatten().contiguous()
         self.gym.set_dof_state_tensor_indexed(
             self.sim, self.gymtorch.unwrap_tensor(self.dof_state), self.gymtorch.unwrap_tensor(actors), len(actors)

@@ -1,11 +1,13 @@
-"""Write the IsaacGym backend's assets from the twins' models (run on the SDK's Python, with PyBullet).
+"""Write the IsaacGym backend's assets from the twins' models (run on the SDK's Python).
 
     python -m policies.rl.backends.isaacgym_assets FOLDER
 
-writes FOLDER/xhand.urdf, one URDF + OBJ per training object (a fixed base and
-a revolute joint about -z, positive = fastening) and FOLDER/assets.json with the
-hand's base orientation, the nominal initial joint targets and the object's
-offset in the hand frame, so both backends grasp the same objects the same way.
+writes, from the same generator and recipe the PyBullet world uses:
+FOLDER/xhand_left_<task>.urdf (twins.xhand_left with the authors' simulation
+limits of that task) and its hull meshes in FOLDER/meshes/; one URDF + OBJ per
+training object (a fixed base and a revolute joint about -z, positive =
+fastening, with the PhysX friction coefficient of twins.rl_recipe); and
+FOLDER/assets.json naming them, the link names and the initial targets.
 """
 
 from __future__ import annotations
@@ -16,29 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-TRAIN_SHAPES = {"nut": ("triangular",), "screwdriver": ("octagon", "dodecagon")}
+from twins import hull, xhand_left
+from twins import rl_recipe as recipe
 
 
-def _obj_text(vertices: np.ndarray) -> str:
-    """A closed convex prism: vertices are the bottom outline then the top outline (twins.objects.extrude)."""
-    n = len(vertices) // 2
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
-    lines += [f"f 1 {i + 2} {i + 1}" for i in range(1, n - 1)]  # bottom, facing -z
-    lines += [f"f {n + 1} {n + i + 1} {n + i + 2}" for i in range(1, n - 1)]  # top, facing +z
-    for i in range(n):
-        a, b = i + 1, (i + 1) % n + 1
-        lines += [f"f {a} {b} {n + b}", f"f {a} {n + b} {n + a}"]
-    return "\n".join(lines) + "\n"
-
-
-def _object_urdf(mesh: str, mass_kg: float) -> str:
+def _object_urdf(mesh: str, shape: recipe.Shape) -> str:
+    centre = 0.5 * (shape.z0_m + shape.z1_m)
     return f"""<?xml version="1.0"?>
 <robot name="object">
 <link name="object_base"><inertial><mass value="0.1"/>
 <inertia ixx="1e-5" ixy="0" ixz="0" iyy="1e-5" iyz="0" izz="1e-5"/></inertial></link>
 <joint name="object_joint" type="revolute"><parent link="object_base"/><child link="object"/>
-<axis xyz="0 0 -1"/><limit lower="-1e6" upper="1e6" effort="100" velocity="100"/><dynamics friction="0.2"/></joint>
-<link name="object"><inertial><mass value="{mass_kg}"/>
+<axis xyz="0 0 -1"/><limit lower="-1e6" upper="1e6" effort="100" velocity="100"/>
+<dynamics friction="{recipe.OBJECT_FRICTION_COEFF}"/></joint>
+<link name="object"><inertial><origin xyz="0 0 {centre}"/><mass value="{shape.mass_kg}"/>
 <inertia ixx="1e-5" ixy="0" ixz="0" iyy="1e-5" iyz="0" izz="1e-5"/></inertial>
 <collision><geometry><mesh filename="{mesh}"/></geometry></collision>
 <visual><geometry><mesh filename="{mesh}"/></geometry></visual></link>
@@ -47,42 +40,29 @@ def _object_urdf(mesh: str, mass_kg: float) -> str:
 
 
 def write_assets(folder: Path) -> Path:
-    import pybullet as pb
-
-    from twins import objects, xhand_model
-    from twins.bullet import load_hand, official_init_canonical, tilted_hand_orientation
-
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "xhand.urdf").write_text(xhand_model.hand_urdf())
+    xhand_left.write_meshes(folder / "meshes")
     meta: dict[str, dict] = {}
-    client = pb.connect(pb.DIRECT)
-    try:
-        base_quat = tilted_hand_orientation(0.0, 0.0)
-        orn = tilted_hand_orientation(np.deg2rad(25.0), 0.0)
-        hand_pos = np.array([0.0, 0.0, 0.21])
-        hand = load_hand(client, hand_pos, orn)
-        rot = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
-        for task, shapes in TRAIN_SHAPES.items():
-            urdfs = []
-            for shape in shapes:
-                geom = objects.object_geometry(task, shape)
-                (folder / f"{task}_{shape}.obj").write_text(_obj_text(geom.parts[0]))
-                (folder / f"{task}_{shape}.urdf").write_text(_object_urdf(f"{task}_{shape}.obj", geom.mass_kg))
-                urdfs.append(f"{task}_{shape}.urdf")
-            q0 = official_init_canonical(task)
-            centre = hand.grasp_centre(q0)
-            meta[task] = {
-                "hand_urdf": "xhand.urdf",
-                "hand_base_link": xhand_model.HandModelOptions().palm_link,
-                "hand_base_quat": list(base_quat),
-                "object_urdfs": urdfs,
-                "object_joint": "object_joint",
-                "object_link": "object",
-                "object_offset_m": [float(x) for x in rot.T @ (centre - hand_pos)],
-                "q_default": [float(x) for x in q0],
-            }
-    finally:
-        pb.disconnect(client)
+    for task, shapes in recipe.SHAPES.items():
+        limits = (np.array(recipe.SIM_LOWER_RAD[task]), np.array(recipe.SIM_UPPER_RAD[task]))
+        hand = f"xhand_left_{task}.urdf"
+        (folder / hand).write_text(xhand_left.hand_urdf(mesh_dir="meshes", limits=limits))
+        urdfs = []
+        for shape in shapes:
+            name = f"{task}_{shape.name}"
+            (folder / f"{name}.obj").write_text(hull.obj_text(*hull.convex_hull(shape.vertices())))
+            (folder / f"{name}.urdf").write_text(_object_urdf(f"{name}.obj", shape))
+            urdfs.append(f"{name}.urdf")
+        meta[task] = {
+            "hand_urdf": hand,
+            "hand_base_link": recipe.PALM_LINK,
+            "tip_links": list(recipe.TIP_LINKS),
+            "distal_links": list(recipe.DISTAL_LINKS),
+            "object_urdfs": urdfs,
+            "object_joint": "object_joint",
+            "object_link": "object",
+            "q_default": [float(x) for x in recipe.TRAIN_INIT_RAD[task]],
+        }
     path = folder / "assets.json"
     path.write_text(json.dumps(meta, indent=2) + "\n")
     return path
