@@ -70,7 +70,14 @@ def _cmd_check(a: argparse.Namespace) -> int:
 
 def _cmd_recover(a: argparse.Namespace) -> int:
     r = ops.recover(a.dataset)
-    _print({"recovered": r.recovered, "stale_logs_removed": r.stale_logs_removed, "failed": r.failed})
+    _print(
+        {
+            "recovered": r.recovered,
+            "stale_logs_removed": r.stale_logs_removed,
+            "temp_files_removed": r.temp_files_removed,
+            "failed": r.failed,
+        }
+    )
     return 1 if r.failed else 0
 
 

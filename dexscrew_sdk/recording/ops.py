@@ -8,7 +8,7 @@ destination's lock, so a crash mid-way leaves whole episodes only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class RecoverResult:
     recovered: dict[str, int]  # log name -> steps in the recovered episode
     stale_logs_removed: list[str]  # logs whose episode had already been finished
     failed: dict[str, str]  # log name -> why it could not be recovered (left in place)
+    temp_files_removed: list[str] = field(default_factory=list)  # halves of writes a crash interrupted
 
 
 def recover(root: Path | str) -> RecoverResult:
@@ -39,6 +40,9 @@ def recover(root: Path | str) -> RecoverResult:
         raise DatasetError(f"{root} is not a dataset folder (no episodes/ inside)")
     result = RecoverResult({}, [], {})
     with DatasetLock(d.root):
+        for tmp in sorted(d.episodes_dir.glob(".*.tmp")):  # never renamed into place: incomplete by definition
+            tmp.unlink()
+            result.temp_files_removed.append(tmp.name)
         for log_path in d.log_files():
             npz = log_path.with_suffix(".npz")
             if npz.exists():

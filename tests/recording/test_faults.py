@@ -54,7 +54,9 @@ def test_sigkill_mid_episode_keeps_finished_episodes_and_the_partial_one_is_reco
         assert len(load_episode(Path(d["path"]))) == d["steps"]
 
     assert cli_main(["dataset", "check", str(root)]) == 1  # the unfinished log is named, not ignored
+    (root / "episodes" / ".episode_000001.npz.tmp").write_bytes(b"PK half")  # as if killed while finishing
     assert cli_main(["dataset", "recover", str(root)]) == 0
+    assert not list((root / "episodes").glob(".*.tmp"))
     ds = Dataset(root)
     assert ds.episode_indices() == [0, 1, 2]
     recovered = ds[2]
