@@ -266,3 +266,23 @@ def test_calibration_files_come_from_what_the_devices_report(tmp_path: Path) -> 
         ep = rec.begin(replace(synthetic_meta(), calibration_files=files))
         ep.append(next(synthetic_steps(1)))
         assert load_episode(ep.end(success=None).wait().path).meta["calibration_files"] == files
+
+
+def test_episode_members_are_stored_uncompressed_so_readers_can_memory_map_them(tmp_path: Path) -> None:
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    path = _record(tmp_path / "ds")
+    with zipfile.ZipFile(path) as z:
+        infos = {i.filename: i for i in z.infolist()}
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in infos.values())
+    info = infos["q_rad.npy"]
+    with open(path, "rb") as f:  # the member is a plain .npy at a fixed offset: map it in place
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = np.frombuffer(f.read(4), "<u2")
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        version = npy_format.read_magic(f)
+        shape, _, dtype = npy_format._read_array_header(f, version)
+        mapped = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
+    np.testing.assert_array_equal(mapped, load_episode(path)["q_rad"])
