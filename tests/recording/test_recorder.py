@@ -283,6 +283,7 @@ def test_episode_members_are_stored_uncompressed_so_readers_can_memory_map_them(
         name_len, extra_len = np.frombuffer(f.read(4), "<u2")
         f.seek(info.header_offset + 30 + name_len + extra_len)
         version = npy_format.read_magic(f)
-        shape, _, dtype = npy_format._read_array_header(f, version)
+        assert version == (1, 0)
+        shape, _, dtype = npy_format.read_array_header_1_0(f)
         mapped = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
     np.testing.assert_array_equal(mapped, load_episode(path)["q_rad"])
