@@ -63,3 +63,36 @@ def test_a_flipped_frame_kind_ends_the_prefix_there(log_bytes, tmp_path: Path) -
     path.write_bytes(bytes(data))
     got = read_log(path)
     assert got.rows.tobytes() == rows[:3].tobytes() and "checksum" in got.damage
+
+
+garbage = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.integers(-5, 5),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=20),
+    st.lists(st.lists(st.floats(-1, 1), min_size=2, max_size=3), max_size=4),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hand=garbage, arm=garbage, rejected=garbage)
+def test_garbage_in_a_step_is_refused_by_name_and_never_half_written(tmp_path_factory, hand, arm, rejected) -> None:
+    from dataclasses import replace
+
+    from dexscrew_sdk.recording import StepRecordError
+
+    root = tmp_path_factory.mktemp("garbage") / "ds"
+    good = list(synthetic_steps(3))
+    rec = Recorder(root)
+    ep = rec.begin(synthetic_meta())
+    ep.append(good[0])
+    try:
+        ep.append(replace(good[1], hand_target_rad=hand, arm_target_rad=arm, arm_rejected_target_rad=rejected))
+        accepted = 1
+    except StepRecordError as exc:
+        assert "hand_target_rad" in str(exc) or "arm_target_rad" in str(exc)
+        accepted = 0
+    ep.append(replace(good[2], step_index=5))
+    rec.close()
+    rows = read_log(ep.log_path).rows
+    assert list(rows["step_index"]) == ([0, 1, 5] if accepted else [0, 5])
