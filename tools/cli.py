@@ -1,19 +1,21 @@
-"""Operator verbs: `calibrate hand|tactile|arm`, `tactile-check`, `bus-monitor`, `dataset plot`.
+"""Operator verbs: `calibrate hand|tactile|arm`, `tactile-check`, `bus-monitor` (and `dataset plot`).
 
 Each tool module has `add_arguments(parser)` and `run(args) -> exit code`, and
 is runnable on its own as `python -m tools.<module>` with the same arguments
 (`standalone`). The older `calibrate tactile-zero` and `calibrate joint-offsets`
-verbs remain as aliases of `calibrate tactile` and `calibrate hand`.
+verbs remain as aliases of `calibrate tactile` and `calibrate hand`. `dataset
+plot` joins the recording package's `dataset` verb (tools.dataset_plot.register_plot).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from dexscrew_sdk.cli import add_config_args
+
+TOOL_MODULES = ("hand_calibration", "tactile_calibration", "arm_check", "tactile_check", "bus_monitor", "dataset_plot")
 
 # calibrate WHAT -> (tool module, help, aliases)
 CALIBRATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -30,15 +32,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "tactile-check": ("tools.tactile_check", "dead, stuck, saturated and noisy taxels; the press test; pictures"),
     "bus-monitor": ("tools.bus_monitor", "rate, latency, sequence gaps, size and bandwidth of every stream"),
 }
-DATASET_PLOT = ("tools.dataset_plot", "plots of one episode or a dataset summary (PNG)")
 
 
 def _add(sub: argparse._SubParsersAction, name: str, module_name: str, help_text: str, aliases=()) -> None:
-    if importlib.util.find_spec(module_name) is None:  # TEMPORARY while the tools land
-        return
     module = importlib.import_module(module_name)
-    if not hasattr(module, "add_arguments"):  # TEMPORARY while the tools land
-        return
     p = sub.add_parser(name, help=help_text, aliases=list(aliases), description=module.__doc__.split("\n\n")[0])
     if getattr(module, "TAKES_CONFIG", True):
         add_config_args(p)
@@ -53,14 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         _add(what, name, module_name, help_text, aliases)
     for name, (module_name, help_text) in VERBS.items():
         _add(sub, name, module_name, help_text)
-    if "dataset" not in sub.choices:  # the recording package owns `dataset`; it adds `plot` with register_plot
-        p = sub.add_parser("dataset", help="dataset tools")
-        register_plot(p.add_subparsers(dest="dataset_verb", required=True, metavar="VERB"))
-
-
-def register_plot(dataset_sub: argparse._SubParsersAction) -> None:
-    """`dataset plot`: for the `dataset` verb's own subparsers."""
-    _add(dataset_sub, "plot", *DATASET_PLOT)
 
 
 def standalone(tool: str, argv: list[str] | None = None) -> int:

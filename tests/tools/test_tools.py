@@ -1,63 +1,77 @@
-"""Operator tools against a reference-cell node: calibration files, tactile check, bus monitor."""
+"""The operator tools as a whole: verbs and aliases, `python -m tools.<name>`, and what the tools may see."""
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from dexscrew_sdk import joints
-from dexscrew_sdk.cell import Cell
-from tests.conftest import NodeProcess
-from tools import calibration, tactile_check
+from dexscrew_sdk import calibration_files as cf
+from dexscrew_sdk.cli import build_parser
+from tests.conftest import REPO, NodeProcess
+from tools import cli as tools_cli
 
-pytestmark = pytest.mark.integration
-LOCKSTEP = ["cell.lockstep=true"]
-
-
-def _cell(node: NodeProcess) -> Cell:
-    return Cell.connect(node.config, node.overrides)
+TOOLS = REPO / "tools"
 
 
-@pytest.mark.parametrize("reference_node", [LOCKSTEP], indirect=True)
-def test_tactile_zero_file_is_complete_and_atomic(reference_node: NodeProcess, tmp_path: Path) -> None:
-    out = tmp_path / "calib" / "tactile_zero.json"
-    with _cell(reference_node) as cell:
-        result = calibration.run_tactile_zero(cell, out, frames=20)
-    data = json.loads(out.read_text())
-    assert np.asarray(data["tactile_zero_n"]).shape == joints.TACTILE_SHAPE
-    assert data["frames"] == 20 and result["max_abs_zero_n"] < 0.05
-    assert [p.name for p in out.parent.iterdir()] == ["tactile_zero.json"]  # no temporary left behind
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["calibrate", "hand", "twin_cell", "--out", "x.json"], "tools.hand_calibration"),
+        (["calibrate", "joint-offsets", "twin_cell", "--out", "x.json"], "tools.hand_calibration"),
+        (["calibrate", "tactile", "twin_cell", "--out", "x.json"], "tools.tactile_calibration"),
+        (["calibrate", "tactile-zero", "twin_cell", "--out", "x.json"], "tools.tactile_calibration"),
+        (["calibrate", "arm", "hil_cell"], "tools.arm_check"),
+        (["tactile-check", "twin_cell"], "tools.tactile_check"),
+        (["bus-monitor", "twin_cell"], "tools.bus_monitor"),
+        (["dataset", "plot", "some/dataset", "--out", "plots"], "tools.dataset_plot"),
+    ],
+)
+def test_every_tool_is_a_dexscrew_verb(argv: list[str], module: str) -> None:
+    args = build_parser().parse_args(argv)
+    assert args.func.__module__ == module
 
 
-@pytest.mark.parametrize("reference_node", [LOCKSTEP], indirect=True)
-def test_joint_offsets_map_the_held_pose_to_the_reference(reference_node: NodeProcess, tmp_path: Path) -> None:
-    out = tmp_path / "offsets.json"
-    reference = np.linspace(0.0, 0.1, 12)
-    with _cell(reference_node) as cell:
-        held = cell.hand.state().q_rad
-        calibration.run_joint_offsets(cell, out, reference.tolist(), frames=10)
-        np.testing.assert_allclose(json.loads(out.read_text())["joint_offsets_rad"], reference - held, atol=1e-9)
-        # a hand that moves during the measurement is refused and nothing is written
-        curl = np.clip(np.full(12, 1.2), cell.hand.limits.lower_rad, cell.hand.limits.upper_rad)
-        cell.hand.command(curl)
-        with pytest.raises(calibration.CalibrationRefused, match="hold the hand still"):
-            calibration.run_joint_offsets(cell, tmp_path / "moving.json", None, frames=10)
-    assert not (tmp_path / "moving.json").exists()
+@pytest.mark.parametrize("module", tools_cli.TOOL_MODULES)
+def test_every_tool_runs_as_a_module(module: str) -> None:
+    done = subprocess.run([sys.executable, "-m", f"tools.{module}", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
 
 
-@pytest.mark.parametrize("reference_node", [LOCKSTEP], indirect=True)
-def test_tactile_check_at_rest_and_pressed(reference_node: NodeProcess) -> None:
-    with _cell(reference_node) as cell:
-        assert tactile_check.run(cell, frames=10, press=None, min_press_n=0.5)["ok"]
-        q = cell.hand.state().q_rad.copy()
-        q[4:6] = [1.4, 1.4]  # curl the index finger onto its (synthetic) contact
-        for _ in cell.clock.ticks(20):
-            cell.hand.command(q)
-        pressed = tactile_check.run(cell, frames=10, press="index", min_press_n=0.5)
-        assert pressed["ok"], pressed["problems"]
-        wrong_finger = tactile_check.run(cell, frames=10, press="thumb", min_press_n=0.5)
-        assert not wrong_finger["ok"]
-        assert any("thumb: pressed" in p for p in wrong_finger["problems"])
+def _attributes_and_imports(path: Path) -> tuple[set[str], set[str], set[str]]:
+    tree = ast.parse(path.read_text())
+    attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imports |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return attrs, imports, strings
+
+
+@pytest.mark.parametrize("path", sorted(TOOLS.glob("*.py")), ids=lambda p: p.name)
+def test_tools_see_only_arm_hand_and_tactile(path: Path) -> None:
+    """Never the World, never the twin or its fault parameters: only what a real cell offers."""
+    attrs, imports, strings = _attributes_and_imports(path)
+    assert "world" not in attrs and "perturb" not in attrs
+    assert not any(i == "twins" or i.startswith("twins.") for i in imports)
+    assert not {"sensors", "faults", "remove_jig"} & (attrs | strings)  # the twin's configuration and actions
+    assert not any(s.startswith("press_") for s in strings)
+
+
+def test_the_old_calibrate_verbs_still_work(reference_node: NodeProcess, tmp_path: Path) -> None:
+    out = tmp_path / "tactile_zero.json"
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "calibrate", "tactile-zero", str(reference_node.config)]
+    for o in [*reference_node.overrides]:
+        cmd += ["--set", o]
+    done = subprocess.run(
+        [*cmd, "--out", str(out), "--frames", "20", "--yes"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["file"]["revision"] == 1
+    assert cf.load_tactile_baseline(out).arrays["baseline_n"].shape == (5, 120, 3)
+    bad = subprocess.run([*cmd, "--out", str(out), "--frames", "3", "--yes"], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--frames 3" in bad.stderr
