@@ -80,3 +80,22 @@ def test_record_with_the_world_free_script_on_the_hil_cell(tmp_path: Path) -> No
     arm_q = d["q_rad"][:, 12:]
     assert np.ptp(arm_q, axis=0).max() > 1e-3  # the real driver moved the emulated arm
     assert ep.meta["seed"] is None
+
+
+def test_teleop_drives_the_twin_without_recording(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "teleop", "--cell", "twin_cell", "--set",
+           f"nodes.twin.base_port={free_base_port()}", "--operator", "scripted", "--seconds", "2"]  # fmt: skip
+    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["verb"] == "teleop" and summary["steps"] == 40 and summary["files"] == []
+    assert not any(tmp_path.iterdir())  # nothing written anywhere
+
+
+def test_record_names_a_bad_cell_and_operator() -> None:
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "record", "--cell", "no_such_cell", "--operator", "scripted"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "no_such_cell" in out.stderr and "twin_cell" in out.stderr
+    cmd[-1] = "telepathy"
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "invalid choice: 'telepathy'" in out.stderr

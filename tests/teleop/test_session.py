@@ -10,6 +10,7 @@ import pytest
 
 from dexscrew_sdk.interfaces import ur5e_limits
 from dexscrew_sdk.recording import OperatorEvent, Recorder, load_episode
+from dexscrew_sdk.teleop.command import MotionKind
 from dexscrew_sdk.teleop.follow import ReadOnlyWorld
 from dexscrew_sdk.teleop.hand_control import HandControl
 from dexscrew_sdk.teleop.scripted import Imperfections, RehearsalOperator, ScriptedOperator, ScriptParams
@@ -188,3 +189,45 @@ def test_a_device_that_stops_publishing_closes_and_marks_the_episode(local_cell:
     ep = load_episode(outcomes[0].path)
     assert ep.meta["end_reason"] == "source_stopped" and "no state" in ep.meta["end_detail"]["why"]
     assert 0 < len(ep.data["step_index"]) < 40  # the rows stop where the samples stopped: nothing padded
+
+
+class _Reacher(RehearsalOperator):
+    """Pushes the wrist 2 m away in one increment at step 5: out of the UR5e's reach."""
+
+    kind = MotionKind.POSE_DELTA
+
+    def read(self, view):
+        cmd = super().read(view)
+        if view.step == 5:
+            return replace(cmd, motion=np.array([2.0, 0, 0, 0, 0, 0]), clutch=True)
+        return replace(cmd, motion=np.zeros(6))
+
+
+def test_an_ik_failure_is_shown_on_the_status_line_and_recorded(local_cell: LocalCell, tmp_path) -> None:
+    import io
+
+    from dexscrew_sdk.recording import ControlEvent
+    from dexscrew_sdk.safety import Workspace
+    from dexscrew_sdk.teleop.status import StatusLine
+    from dexscrew_sdk.teleop.wrist import WristLimits
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Tty()
+    session, rec = _session(local_cell, _Reacher(local_cell.clock.period_s), tmp_path, seconds=1.0)
+    session.wrist.limits = WristLimits(max_linear_m_s=100.0, workspace=Workspace((-5, -5, -5), (5, 5, 5)))
+    session.status = StatusLine(screen, max_hz=1e9)
+    shown = []
+    show = session.status.show
+    session.status.show = lambda text: (shown.append(text), show(text))  # type: ignore[method-assign]
+    outcomes = session.run()
+    rec.close()
+    ep = load_episode(outcomes[0].path)
+    events = ep.data["control_events"]
+    assert events[5] & ControlEvent.IK_FAILED and not events[4] & ControlEvent.IK_FAILED
+    assert "IK FAIL" in shown[5] and "IK ok" in shown[4]
+    assert "IK FAIL" in screen.getvalue()
+    assert any(e["kind"] == "ik_failed" for e in ep.events)
+    np.testing.assert_allclose(ep.data["action_rad"][5, 12:], ep.data["action_rad"][4, 12:], atol=1e-6)
