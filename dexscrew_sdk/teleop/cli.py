@@ -97,7 +97,7 @@ def _meta(cell: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, record: bool) -> int:
     from dexscrew_sdk.evaluation.seeds import RECORDING
-    from dexscrew_sdk.resources import shipped_skill
+    from dexscrew_sdk.resources import config_path, shipped_skill
     from dexscrew_sdk.skills.skill import Skill
     from dexscrew_sdk.teleop.hand_control import HandControl
     from dexscrew_sdk.teleop.session import SessionConfig, TeleopSession
@@ -105,6 +105,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
     from dexscrew_sdk.teleop.tool_frame import tool_offset
     from dexscrew_sdk.teleop.wrist import WristController
 
+    config_path(args.cell)  # a bad --cell fails before the skill (and torch) loads
     skill = Skill.load(args.skill or shipped_skill(args.task))
     with _cell(args) as cell:
         period = cell.clock.period_s
