@@ -32,6 +32,7 @@ BENCHES: dict[str, str] = {
     "twin": "twins.bench:run",
     "ur5e": "drivers.bench_ur5e:run",
     "rl": "policies.rl.bench:run",
+    "bc": "policies.bc.bench:run",
     "eval": "dexscrew_sdk.evaluation.bench:run",
     "record": "dexscrew_sdk.recording.bench:run",
 }
