@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dexscrew_sdk.recording.errors import EpisodeFileError, StorageError
+from dexscrew_sdk.recording.errors import EpisodeFileError, StepRecordError, StorageError
 from dexscrew_sdk.recording.schema import dtype_from_descr
 
 MAGIC = b"DXLG"
@@ -54,8 +54,23 @@ def frame(kind: bytes, payload: bytes) -> bytes:
     return FRAME.pack(MAGIC, kind[0], len(payload), _crc(kind[0], payload)) + payload
 
 
+def _plain(value: Any) -> Any:
+    """numpy values in metadata and event details become plain JSON numbers and lists."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def json_frame(kind: bytes, data: dict[str, Any]) -> bytes:
-    return frame(kind, json.dumps(data, separators=(",", ":"), allow_nan=True).encode())
+    try:
+        text = json.dumps(data, separators=(",", ":"), allow_nan=True, default=_plain)
+    except (TypeError, ValueError) as exc:
+        raise StepRecordError(f"cannot record {sorted(data)}: {exc}; use numbers, strings, lists and dicts") from None
+    return frame(kind, text.encode())
 
 
 class LogWriter:
@@ -65,11 +80,12 @@ class LogWriter:
         self.path = path
         self.fsync_each = fsync_each
         self.bytes_written = 0
+        first = json_frame(HEADER, header)  # a header that cannot be written must not leave a file
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except OSError as exc:
             raise storage_error("creating episode log", path, exc) from None
-        self.append(json_frame(HEADER, header))
+        self.append(first)
         if fsync_each:  # power-loss safety per step needs the log's name on disk too
             self.fsync()
             fsync_dir(path.parent)

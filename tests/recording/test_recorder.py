@@ -287,3 +287,19 @@ def test_episode_members_are_stored_uncompressed_so_readers_can_memory_map_them(
         shape, _, dtype = npy_format.read_array_header_1_0(f)
         mapped = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
     np.testing.assert_array_equal(mapped, load_episode(path)["q_rad"])
+
+
+def test_numpy_values_in_metadata_and_events_are_recorded_as_numbers(tmp_path: Path) -> None:
+    meta = replace(synthetic_meta(), operator_params={"gain": np.float32(2.5), "offset_m": np.zeros(3)})
+    with Recorder(tmp_path / "ds") as rec:
+        with pytest.raises(StepRecordError, match="JSON-serialisable"):
+            rec.begin(replace(synthetic_meta(), operator_params={"device": object()}))
+        assert Dataset(tmp_path / "ds").dir.log_files() == []  # the refused header left no file
+        ep = rec.begin(meta)
+        ep.append(next(synthetic_steps(1)))
+        ep.event("ik_failed", target_pose=np.arange(6.0), joint=np.int64(3))
+        with pytest.raises(StepRecordError, match="JSON-serialisable"):
+            ep.event("note", handle=open)
+        e = load_episode(ep.end(success=True).wait().path)
+    assert e.meta["operator_params"] == {"gain": 2.5, "offset_m": [0.0, 0.0, 0.0]}
+    assert e.events[0]["detail"] == {"target_pose": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "joint": 3}
