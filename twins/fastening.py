@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GRAVITY_M_S2 = 9.81
+from twins import rl_recipe
+
+GRAVITY_M_S2 = rl_recipe.GRAVITY_M_S2
 FASTENED_TOLERANCE_TURNS = 0.02  # fastened = turns >= turns_required - this
 STOP_RELEASE_RAD = 0.01  # hysteresis: a seated object leaves the stop only when turned back this far
 
@@ -20,7 +22,7 @@ STOP_RELEASE_RAD = 0.01  # hysteresis: a seated object leaves the stop only when
 class ThreadParams:
     # The simplified RL world's object friction is coefficient x |the joint's non-contact load| (PhysX's
     # articulation friction, reference xhand_left.md item 6): 0.2 x m x g. The nominal grasp pays that.
-    friction_coefficient: float = 0.2
+    friction_coefficient: float = rl_recipe.OBJECT_FRICTION_COEFF
     misalign_friction_nm_per_rad: float = 1.5  # object axis tilted in the palm frame vs the nominal grasp
     offset_friction_nm_per_m: float = 200.0  # object axis pushed sideways in the palm frame
     engage_friction_nm_per_m: float = 2000.0  # the nut gone down the bolt without the fingers following
@@ -37,7 +39,8 @@ class ThreadParams:
     stall_window_handle_s: float = 3.0
 
     def base_friction_nm(self, mass_kg: float) -> float:
-        return self.friction_coefficient * mass_kg * GRAVITY_M_S2
+        """The RL world's law with the object's weight as the joint's only non-contact load."""
+        return rl_recipe.object_friction_nm(self.friction_coefficient, mass_kg * GRAVITY_M_S2)
 
 
 class FastenState:

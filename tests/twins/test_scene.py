@@ -7,10 +7,9 @@ import pybullet as pb
 import pytest
 
 from dexscrew_sdk.teleop.follow import ArmFollower, ReadOnlyWorld
-from twins import objects
+from twins import objects, rl_recipe
 from twins.bullet import ObjectBody, official_init_canonical
 from twins.cell import TwinCell
-from twins.fastening import GRAVITY_M_S2
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +73,14 @@ def test_the_cross_nut_collides_as_two_boxes(cell: TwinCell) -> None:
 @pytest.mark.parametrize("mass_kg", [0.04, 0.06])
 def test_base_thread_friction_is_the_rl_worlds_load_dependent_friction(cell: TwinCell, mass_kg: float) -> None:
     cell.world.reset("nut", "hexagonal", seed=1, randomisation={"enabled": True, "mass_kg": [mass_kg, mass_kg]})
-    assert cell.scene.fasten.base_nm == pytest.approx(0.2 * mass_kg * GRAVITY_M_S2)
+    assert cell.scene.fasten.base_nm == pytest.approx(0.2 * mass_kg * 9.81)
+
+
+@pytest.mark.parametrize("task", ["nut", "screwdriver"])
+def test_the_nominal_scene_pays_the_rl_worlds_nominal_object_friction(cell: TwinCell, task: str) -> None:
+    cell.world.reset(task, objects.valid_shapes(task)[0], seed=0)
+    assert cell.scene.fasten.base_nm == pytest.approx(rl_recipe.nominal_scene(task).object_friction_nm)
+    assert cell.scene.readout.friction_nm == pytest.approx(cell.scene.fasten.base_nm, abs=0.05)  # aligned
 
 
 def test_nut_travel_is_pitch_times_turns_both_ways(cell: TwinCell) -> None:
