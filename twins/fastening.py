@@ -130,11 +130,13 @@ class FastenState:
         return seat if self.at_stop else None
 
     def moved(self, angle_rad: float) -> None:
-        """The object was placed by hand (a perturbation): the stop re-engages only if it is still there."""
+        """The object was placed by hand (a perturbation): the stop re-engages only if it is still there, and
+        turning forward again from where it was put counts as progress."""
         self.stop_angle(angle_rad)
         if self.task == "screwdriver" and not self.unseated:
             depth = (angle_rad - self.turn_offset_rad) / (2 * np.pi) * self.pitch_m
             self.screw_depth_m = float(np.clip(depth, 0.0, self.turns_required * self.pitch_m))
+        self._best_turns = min(self._best_turns, self.turns(angle_rad))
 
     def slot_hold_n(self) -> float:
         """The seated blade's axial hold: the torque it transmits presses it on the slot walls with
@@ -143,7 +145,7 @@ class FastenState:
             return 0.0
         return self.params.bit_friction * self.friction_nm / self.params.bit_radius_m
 
-    def stalled(self, time_s: float) -> bool:
+    def stalled(self, time_s: float, turns: float) -> bool:
+        """Not fastened, and no forward progress of `stall_turns` within the method's stagnation window."""
         window = self.params.stall_window_nut_s if self.task == "nut" else self.params.stall_window_handle_s
-        done = self._best_turns if self.task == "nut" else self.screw_depth_m / self.pitch_m
-        return not self.fastened(done) and time_s - self._progress_s >= window
+        return not self.fastened(turns) and time_s - self._progress_s >= window

@@ -278,7 +278,7 @@ class Scene:
         hq, hqd, htau = self.hand.joint_states()
         angle, _, motor_nm = self.obj.spin()
         f = self.fasten
-        seated = f.at_stop
+        seated, turns = f.at_stop, f.turns(angle)
         self.readout = Readout(
             time_s=self.time_s,
             arm_q_rad=np.array([x[0] for x in s]),
@@ -288,12 +288,12 @@ class Scene:
             hand_tau_nm=htau,
             object_angle_rad=angle,
             object_travel_m=self.obj.travel_m(),
-            turns=f.turns(angle),
+            turns=turns,
             friction_nm=f.friction_nm,
             seat_torque_nm=max(0.0, -motor_nm) if seated else 0.0,  # the stop pushes against fastening
             seated=seated,
             unseated=f.unseated,
-            stalled=f.stalled(self.time_s),
+            stalled=f.stalled(self.time_s, turns),
         )
         return self.readout
 

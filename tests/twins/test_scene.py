@@ -126,6 +126,7 @@ def test_driven_past_fastening_the_object_seats_on_its_stop(cell: TwinCell, task
     assert min(t for t, _ in after) >= 4.0 - 0.02
     assert max(nm for _, nm in before) == 0.0  # no reaction before the seat
     assert np.median([nm for _, nm in after]) > 1.0, after[-5:]  # the seat takes the drive's torque
+    assert not cell.world.progress().stalled  # fastened is not a stall
 
 
 def test_a_nut_left_alone_is_reported_stalled_and_a_turning_one_is_not(cell: TwinCell) -> None:
@@ -135,6 +136,7 @@ def test_a_nut_left_alone_is_reported_stalled_and_a_turning_one_is_not(cell: Twi
     assert not cell.world.progress().stalled  # within the window
     cell.advance(6.0)
     assert cell.world.progress().stalled  # held still: no progress for longer than the window
+    cell.world.perturb("counter_rotate")  # turned back: going forward from there is progress again
     _relax(cell, "nut")
     for _ in range(4):
         cell.world.perturb("assist_turn")
