@@ -1,1 +1,1 @@
-"""Operator tools: calibration, tactile checks, bus monitor. They work over the bus on any cell."""
+"""Operator tools: calibration, arm and tactile checks, bus monitor, dataset plots. Any cell, over the bus."""

@@ -122,23 +122,6 @@ class SensorParams:
             if jig.shape != (joints.HAND_DOF,) or not np.isfinite(jig).all() or (jig < lo).any() or (jig > hi).any():
                 raise ConfigError(f"sensors.jig_rad: needs {joints.HAND_DOF} angles inside the hand's limits")
 
-    @classmethod
-    def from_table(cls, table: dict[str, Any] | None) -> SensorParams:
-        table = dict(table or {})
-        unknown = set(table) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"sensors: unknown keys {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
-        faults = dict(table.pop("faults", {}) or {})
-        bad = set(faults) - set(FaultParams.__dataclass_fields__)
-        if bad:
-            raise ConfigError(
-                f"sensors.faults: unknown keys {sorted(bad)}; valid: {sorted(FaultParams.__dataclass_fields__)}"
-            )
-        try:
-            return cls(faults=FaultParams(**faults), **table)
-        except TypeError as exc:
-            raise ConfigError(f"sensors: {exc}") from None
-
 
 def _play(previous: np.ndarray, target: np.ndarray, play: np.ndarray) -> np.ndarray:
     """Backlash: the output moves only once the input has taken up half the play on either side."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dexscrew_sdk import calibration_files as cf
-from dexscrew_sdk import joints
+from dexscrew_sdk import joints, params
 from dexscrew_sdk.errors import ConfigError
 from tools import calibration_store
 from twins import faults
@@ -110,7 +110,7 @@ def test_fault_locations_come_from_the_seed() -> None:
     taxels = [t.index for t in a.dead_taxels + a.stuck_taxels + a.saturated_taxels + a.noisy_taxels]
     assert len(set(taxels)) == 4
     assert len(set(a.joint_offsets_rad) | set(a.backlash_rad)) == 3
-    assert SensorParams.from_table({"faults": a.to_table()}).faults == a  # round trip through configuration
+    assert params.load(SensorParams, {"faults": a.to_table()}, "sensors").faults == a  # through configuration
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_fault_locations_come_from_the_seed() -> None:
         ({"faults": {"dead_taxels": [{"pad": "index", "taxel": 120}]}}, r"must be in \[0, 119\]"),
         ({"faults": {"joint_offsets_rad": {"wrist": 0.1}}}, "unknown joint 'wrist'"),
         ({"faults": {"backlash_rad": {"index_j1": -0.1}}}, "backlash_rad.index_j1"),
-        ({"faults": {"typo": 1}}, r"unknown keys \['typo'\]"),
+        ({"faults": {"typo": 1}}, r"sensors.faults: unknown key \['typo'\]"),
         ({"jig_rad": [0.0] * 11}, "jig_rad"),
         (
             {"faults": {"dead_taxels": [{"pad": "index", "taxel": 3}], "noisy_taxels": [{"pad": "index", "taxel": 3}]}},
@@ -130,4 +130,4 @@ def test_fault_locations_come_from_the_seed() -> None:
 )
 def test_bad_fault_configuration_is_refused_naming_the_key(table, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        SensorParams.from_table(table)
+        params.load(SensorParams, table, "nodes.twin.params.sensors")
