@@ -31,6 +31,24 @@ from twins.world import TwinWorld
 log = logging.getLogger(__name__)
 
 
+class _CellClock:
+    """All the arm sees of the cell: simulated time, and advancing it (an in-process move_to steps the cell)."""
+
+    def __init__(self, cell: TwinCell) -> None:
+        self._cell = cell
+
+    @property
+    def time_s(self) -> float:
+        return self._cell.time_s
+
+    @property
+    def control_period_s(self) -> float:
+        return self._cell.control_period_s
+
+    def advance(self, dt_s: float) -> None:
+        self._cell.advance(dt_s)
+
+
 class TwinArm(SimulatedArm):
     """Servo targets tracked at the UR5e's joint speed limit; the cell sends the setpoint to the engine."""
 
@@ -136,7 +154,8 @@ class TwinCell(Simulated):
         self.scene.build(self.params)
         self.taxels = TaxelModel(self.scene.hand, seed)
         r = self.scene.readout
-        self.arm = TwinArm(self, r, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
+        clock = _CellClock(self)
+        self.arm = TwinArm(clock, r, limits=device_kwargs.get("arm_limits"), workspace=device_kwargs.get("workspace"))
         self.hand = TwinHand(self.scene.hand_drive, r, self.sensors, limits=device_kwargs.get("hand_limits"))
         self.tactile = TwinTactile(self.sensors)
         self.world = TwinWorld(self.scene, self.rebuild, self.refresh, self.operator)
