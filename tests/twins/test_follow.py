@@ -68,3 +68,14 @@ def test_the_follower_only_reads_the_world(cell: Cell) -> None:
 def test_a_bad_pitch_is_refused_by_name(cell: Cell, pitch_m: float) -> None:
     with pytest.raises(CommandRejected, match="pitch_m"):
         ArmFollower(cell.arm, ReadOnlyWorld(cell.world), pitch_m)
+
+
+def test_the_progress_flags_cross_the_bus(cell: Cell) -> None:
+    """What evaluation reads through a node: a nut left alone stalls; nothing is seated or unseated."""
+    cell.world.reset("nut", "triangular", seed=0)
+    p = cell.world.progress()
+    assert not p.stalled and not p.unseated and p.seat_torque_nm == 0.0
+    for _ in range(90):  # 4.5 s, past the nut's 3.5 s stagnation window
+        cell.clock.wait()
+    p = cell.world.progress()
+    assert p.stalled and not p.fastened and not p.unseated and p.seat_torque_nm == 0.0
