@@ -58,6 +58,11 @@ class Method(Protocol):
         """Whether the finger-rotation skill drives the hand right now (marked in the touch plots)."""
 
 
+def progress_ratio(p: TaskProgress) -> float:
+    """Fastening turns done / turns required, in [0, 1]: an object turned backwards has made no progress."""
+    return max(0.0, p.ratio)
+
+
 def failure_reason(p: TaskProgress) -> str:
     for flag in FAILURE_FLAGS:
         if getattr(p, flag, False):
@@ -93,7 +98,7 @@ def run_trial(
     skill: list[bool] = []
     method.start(cell, spec)
     p = cell.world.progress()
-    trace.append([p.time_s, p.ratio])
+    trace.append([p.time_s, progress_ratio(p)])
     try:
         for i in range(steps):
             method.step(cell)
@@ -107,7 +112,7 @@ def run_trial(
             if (i + 1) % every and i + 1 < steps:
                 continue
             p = cell.world.progress()
-            trace.append([round(p.time_s, 3), round(p.ratio, 4)])
+            trace.append([round(p.time_s, 3), round(progress_ratio(p), 4)])
             if p.fastened and result.time_to_fasten_s is None:
                 result.time_to_fasten_s = p.time_s
                 if spec.perturbation is None or result.recovered is not None:
@@ -119,7 +124,7 @@ def run_trial(
     if result.perturbed_at_s is not None and result.recovered is None:
         result.recovered = False  # the time limit ended the recovery window
     result.turns_done, result.turns_required = p.turns_done, p.turns_required
-    result.progress_ratio, result.sim_time_s = p.ratio, p.time_s
+    result.progress_ratio, result.sim_time_s = progress_ratio(p), p.time_s
     result.success = result.time_to_fasten_s is not None
     result.failure_reason = None if result.success else failure_reason(p)
     result.progress_trace = trace
@@ -143,7 +148,7 @@ def _perturbation(cell: TrialCell, spec: TrialSpec, result: TrialResult, p: Task
     if spec.perturbation is None:
         return False
     if result.perturbed_at_s is None:
-        if p.ratio >= PERTURB_AT_RATIO or p.time_s >= PERTURB_AT_S:
+        if progress_ratio(p) >= PERTURB_AT_RATIO or p.time_s >= PERTURB_AT_S:
             result.perturbed_at_s, result.turns_before_perturbation = p.time_s, p.turns_done
             cell.world.perturb(spec.perturbation)
         return False

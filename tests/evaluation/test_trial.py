@@ -54,3 +54,9 @@ def test_every_trial_starts_from_a_fresh_seeded_scene() -> None:
     run(world, max_s=1.0)
     run(world, max_s=1.0)
     assert world.resets == [("nut", "square", SEED)] * 2
+
+
+def test_an_object_turned_backwards_has_made_no_progress_not_negative_progress() -> None:
+    res, _ = run(FakeWorld(turns_per_s=-0.05), max_s=4.0)
+    assert res.turns_done < 0 and res.progress_ratio == 0.0
+    assert min(r for _, r in res.progress_trace) == 0.0
