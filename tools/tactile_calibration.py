@@ -8,7 +8,9 @@ the recording is not noisy). Refused (nothing written, the taxels named):
 - noise: a noise floor above `NOISE_MAX_N` (0.05 N, the sensor's detection threshold);
 - local load: a taxel whose normal reading differs from its pad's median by more than
   `LOCAL_MAX_N` (0.5 N): something touches it, or it is stuck or saturated;
-- a whole pad reading more than `PAD_MAX_N` (2 N): something rests on it.
+- a whole pad reading more than `PAD_MAX_N` (2 N): something rests on it;
+- a pad whose mean normal reading changes faster than `RATE_MAX_N_S` (0.3 N/s)
+  during the recording: something touches it (drift is far slower).
 
 A uniform offset across a pad is what drift looks like and is what a baseline
 removes. Drift since the last calibration (the previous revision of `--out`)
@@ -41,6 +43,7 @@ NOISE_MAX_N = 0.05
 LOCAL_MAX_N = 0.5
 PAD_MAX_N = 2.0
 DRIFT_TOL_N = 0.05
+RATE_MAX_N_S = 0.3  # a pad's baseline drifts by far less per second; a touch changes it faster
 
 
 def applied_baseline(cell: Cell) -> tuple[np.ndarray, dict[str, Any] | None]:
@@ -65,18 +68,29 @@ def record(cell: Cell, frames: int) -> np.ndarray:
     return collect(cell, read, frames)
 
 
-def noise_floor(stack: np.ndarray) -> np.ndarray:
-    """Per-taxel standard deviation about a straight line in time: a slow drift is not noise."""
+def trend(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per taxel and axis: the slope of a straight line through the frames (per frame) and the standard
+    deviation about it, the noise floor (a slow drift is not noise)."""
     t = np.arange(len(stack), dtype=float)
     t -= t.mean()
     centred = stack - stack.mean(axis=0)
     slope = np.tensordot(t, centred, axes=1) / float(t @ t)
-    return (centred - t[:, None, None, None] * slope).std(axis=0)
+    return slope, (centred - t[:, None, None, None] * slope).std(axis=0)
 
 
-def check_at_rest(mean_n: np.ndarray, std_n: np.ndarray) -> None:
+def noise_floor(stack: np.ndarray) -> np.ndarray:
+    return trend(stack)[1]
+
+
+def check_at_rest(mean_n: np.ndarray, std_n: np.ndarray, slope_n_s: np.ndarray) -> None:
     """Refuse a recording that is not of quiet, unloaded pads; name every taxel at fault."""
     problems = []
+    pad_rate = slope_n_s[..., 2].mean(axis=1)
+    changing = [
+        f"{joints.FINGERTIP_NAMES[p]} {pad_rate[p]:+.2f} N/s" for p in np.flatnonzero(np.abs(pad_rate) > RATE_MAX_N_S)
+    ]
+    if changing:
+        problems.append(f"pads changing faster than {RATE_MAX_N_S} N/s (something touches them): {', '.join(changing)}")
     noise = std_n.max(axis=-1)
     if (noise > NOISE_MAX_N).any():
         problems.append(f"noise above {NOISE_MAX_N} N: " + name_taxels(noise > NOISE_MAX_N, noise))
@@ -112,8 +126,9 @@ def calibrate(cell: Cell, out: Path, frames: int, confirm: Callable[[str], None]
     confirm("Keep every fingertip free of contact while the pads are recorded.")
     applied, applied_identity = applied_baseline(cell)
     stack = record(cell, frames)
-    mean, std = stack.mean(axis=0), noise_floor(stack)
-    check_at_rest(mean, std)
+    slope, std = trend(stack)
+    mean = stack.mean(axis=0)
+    check_at_rest(mean, std, slope * cell.config.control_hz)
     baseline = applied + mean
     drift = drift_since(calibration_store.latest(out, cf.TACTILE_BASELINE), baseline)
     written = calibration_store.write_revision(
@@ -134,6 +149,7 @@ def calibrate(cell: Cell, out: Path, frames: int, confirm: Callable[[str], None]
             "noise_max_n": NOISE_MAX_N,
             "local_max_n": LOCAL_MAX_N,
             "pad_max_n": PAD_MAX_N,
+            "rate_max_n_s": RATE_MAX_N_S,
             "drift_n": DRIFT_TOL_N,
         },
     }

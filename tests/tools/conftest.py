@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pytest
 
+from dexscrew_sdk import joints
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.ports import free_base_port
 from tests.conftest import CONFIGS, start_node
@@ -52,6 +54,13 @@ def _toml(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def open_hand(cell: Cell, seconds: float = 1.5) -> None:
+    """The operator's preparation: fingers open, so nothing the hand holds touches a pad."""
+    open_q = cell.hand.limits.clip(np.zeros(joints.HAND_DOF))
+    for _ in cell.clock.ticks(round(seconds * cell.config.control_hz)):
+        cell.hand.command(open_q)
 
 
 class NoWorld:

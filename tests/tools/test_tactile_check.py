@@ -13,7 +13,7 @@ import pytest
 
 from dexscrew_sdk import joints
 from tests.conftest import REPO
-from tests.tools.conftest import TWIN_CELL, twin
+from tests.tools.conftest import TWIN_CELL, open_hand, twin
 from tools import tactile_calibration, tactile_check
 from twins import faults
 
@@ -60,8 +60,7 @@ def test_every_injected_taxel_fault_is_found_and_named(fault_seed: int, tmp_path
 def test_a_healthy_twin_passes_with_randomised_noise(tmp_path: Path) -> None:
     with twin() as (cell, operator):
         operator.world.reset("nut", "triangular", 7, {"enabled": True, "tactile_noise_n": 0.03})
-        for _ in cell.clock.ticks(40):  # fingers open, nothing touching the pads
-            cell.hand.command(cell.hand.limits.clip(np.zeros(joints.HAND_DOF)))
+        open_hand(cell)
         calibration = tactile_calibration.calibrate(cell, tmp_path / "tactile.json", 60, lambda _: None)
         assert calibration["max_noise_floor_n"] > 0.005  # the noise does reach the readings
         result = tactile_check.check(
