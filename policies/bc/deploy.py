@@ -83,10 +83,10 @@ def check_compatible(policy: BCPolicy, cell: Any) -> None:
         lower = np.concatenate([hand_lim.lower_rad, arm_lim.lower_rad])
         upper = np.concatenate([hand_lim.upper_rad, arm_lim.upper_rad])
         for i, name in enumerate(lay.joint_names):
-            lo, hi = norm.action.lo[i], norm.action.hi[i]
+            lo, hi = norm.action_min_rad[i], norm.action_max_rad[i]  # recorded, not the scaling range
             if lo < lower[i] - LIMIT_TOL_RAD or hi > upper[i] + LIMIT_TOL_RAD:
                 diffs.append(
-                    f"action range of {name}: [{lo:.4f}, {hi:.4f}] rad lies outside the cell's limits "
+                    f"recorded action range of {name}: [{lo:.4f}, {hi:.4f}] rad lies outside the cell's limits "
                     f"[{lower[i]:.4f}, {upper[i]:.4f}]"
                 )
     if diffs:

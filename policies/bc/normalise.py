@@ -9,9 +9,10 @@ at 1.5, so touch saturates exactly when it matters. With the widening, that taxe
 0 N -> -1 and its largest recorded force -> +1: contacts stay distinct and in range.
 A joint that barely moves in the data is not blown up either (its floor is 0.05 rad).
 
-Actions: per channel min-max to [-1, 1] (a constant channel gets a 1 mrad span), not
-clipped; the policy's outputs are clipped to [-1, 1] before mapping back to radians,
-so a deployed action never leaves the recorded range.
+Actions: per channel min-max to [-1, 1] (a constant channel gets a 1 mrad span, so a
+finger held at its limit maps to [limit - 0.5 mrad, limit + 0.5 mrad]; the recorded
+range is kept beside it for the deployment check), not clipped; the policy's outputs
+are clipped to [-1, 1] before mapping back to radians.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class Normaliser:
     q: RangeNorm
     tactile: RangeNorm | None
     action: RangeNorm
+    action_min_rad: np.ndarray  # the recorded range (the scaling range may be wider: constant channels)
+    action_max_rad: np.ndarray
     frames: int = 0  # frames the ranges were computed from
 
     @classmethod
@@ -142,13 +145,16 @@ class Normaliser:
             t_lo, t_hi = robust_range(t_s.sample(), t_s.min, t_s.max, TACTILE_MIN_SPAN_N)
             tactile = RangeNorm(t_lo, t_hi, OBS_CLIP)
         a_lo, a_hi = minmax_range(a_s.min, a_s.max, ACTION_MIN_SPAN_RAD)
-        return cls(RangeNorm(q_lo, q_hi, OBS_CLIP), tactile, RangeNorm(a_lo, a_hi), frames)
+        a_min, a_max = np.asarray(a_s.min, np.float64), np.asarray(a_s.max, np.float64)
+        return cls(RangeNorm(q_lo, q_hi, OBS_CLIP), tactile, RangeNorm(a_lo, a_hi), a_min, a_max, frames)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "q": self.q.to_dict(),
             "tactile": None if self.tactile is None else self.tactile.to_dict(),
             "action": self.action.to_dict(),
+            "action_min_rad": np.asarray(self.action_min_rad).tolist(),
+            "action_max_rad": np.asarray(self.action_max_rad).tolist(),
             "frames": self.frames,
             "rule": {
                 "observations": f"p{OBS_PERCENTILES[0]:g}-p{OBS_PERCENTILES[1]:g} -> [-1, 1], clip {OBS_CLIP}",
@@ -166,6 +172,8 @@ class Normaliser:
                 RangeNorm.from_dict(d["q"]),
                 None if t is None else RangeNorm.from_dict(t),
                 RangeNorm.from_dict(d["action"]),
+                np.asarray(d["action_min_rad"], np.float64),
+                np.asarray(d["action_max_rad"], np.float64),
                 int(d.get("frames", 0)),
             )
         except (KeyError, TypeError) as exc:

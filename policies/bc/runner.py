@@ -219,7 +219,7 @@ class BCRunner:
             self.out.mkdir(parents=True, exist_ok=True)
         writer = self._writer() if main else None
         summary: dict[str, Any] = {}
-        interrupted = False
+        interrupted = by_signal = False
         try:
             with _StopRequest() as stop, open(os.devnull if not main else self.out / "log.jsonl", "a") as logf:
                 while self.epoch < cfg.epochs and not interrupted:
@@ -247,9 +247,9 @@ class BCRunner:
                                 loss=f"{stats['loss']:.4f}", lr=f"{stats['lr']:.2e}", skipped=self.algo.skipped
                             )
                             bar.update()
-                        limit = cfg.max_steps and self.algo.step >= cfg.max_steps
-                        if self.dist.any(stop.requested or bool(limit)):
-                            interrupted = True
+                        limit = bool(cfg.max_steps and self.algo.step >= cfg.max_steps)
+                        if self.dist.any(stop.requested or limit):
+                            interrupted, by_signal = True, self.dist.any(stop.requested)
                             break
                     if bar is not None:
                         bar.close()
@@ -267,6 +267,7 @@ class BCRunner:
                 flush=True,
             )
         summary["interrupted"] = interrupted
+        summary["stopped_by_signal"] = by_signal
         return summary
 
     def _end_of_epoch(self, losses: list[float], interrupted: bool, writer: Any, logf: Any) -> dict[str, Any]:

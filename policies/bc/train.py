@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         dist.close()
     if dist.main:
         print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, float) or v == v}))
-    return 130 if summary.get("interrupted") and not args.max_steps else 0
+    return 130 if summary.get("stopped_by_signal") else 0
 
 
 def _banner(r: BCRunner, args: argparse.Namespace) -> str:
