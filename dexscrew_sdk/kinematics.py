@@ -154,16 +154,9 @@ def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None) -> list[
             continue
         for s5 in (1.0, -1.0):
             th5 = s5 * float(np.arccos(np.clip(c5, -1.0, 1.0)))
-            sn5 = np.sin(th5)
-            if abs(sn5) < 1e-9:  # wrist singular: theta6 is free, take 0 (theta4 absorbs it)
-                th6 = 0.0
-            else:
-                th6 = float(
-                    np.arctan2(
-                        (-t60[1, 0] * si1 + t60[1, 1] * c1) / sn5,
-                        (t60[0, 0] * si1 - t60[0, 1] * c1) / sn5,
-                    )
-                )
+            sg5 = 1.0 if np.sin(th5) >= 0 else -1.0  # both arguments carry sin(theta5): divide by its sign only
+            y6, x6 = (-t60[1, 0] * si1 + t60[1, 1] * c1) * sg5, (t60[0, 0] * si1 - t60[0, 1] * c1) * sg5
+            th6 = float(np.arctan2(y6, x6)) if np.hypot(y6, x6) > 1e-12 else 0.0  # wrist singular: theta6 free
             t01 = _dh(th1, d1, 0.0, UR5E_ALPHA[0])
             t45 = _dh(th5, d5, 0.0, UR5E_ALPHA[4])
             t56 = _dh(th6, d6, 0.0, UR5E_ALPHA[5])
@@ -192,7 +185,7 @@ def inverse_nearest(
     upper_rad: np.ndarray | None = None,
     tol: float = 1e-6,
 ) -> np.ndarray | None:
-    """The closed-form solution nearest q_near (max joint change), inside the joint limits; None if none."""
+    """The closed-form solution nearest q_near (Euclidean in joint space), inside the joint limits; None if none."""
     q_near = np.asarray(q_near, dtype=float)
     lo = np.full(6, -2 * np.pi) if lower_rad is None else np.asarray(lower_rad, dtype=float)
     hi = np.full(6, 2 * np.pi) if upper_rad is None else np.asarray(upper_rad, dtype=float)
@@ -207,7 +200,7 @@ def inverse_nearest(
             t = t @ pose_to_matrix(tcp_offset)
         if np.linalg.norm(t[:3, 3] - target[:3, 3]) > tol or np.linalg.norm(t[:3, :3] - target[:3, :3]) > 1e3 * tol:
             continue  # a branch that only satisfied the clipped equations (boundary of reach)
-        cost = float(np.max(np.abs(wrapped - q_near)))
+        cost = float(np.sum((wrapped - q_near) ** 2))  # Euclidean: the max-norm ties near singular branches
         if cost < best_cost:
             best, best_cost = wrapped, cost
     return best
