@@ -31,12 +31,30 @@ METHOD = "bc_touch_hist"
 TRIAL_S = 30.0
 
 
+def synthetic_dataset(root: Path, episodes: int = 4, steps: int = 60, failed: tuple[int, ...] = ()) -> Path:
+    """Successful synthetic nut episodes whose targets lie inside the cell's joint limits (a checkpoint
+    trained on them passes the deployment's range check on the twin)."""
+    import dataclasses
+
+    import numpy as np
+
+    from dexscrew_sdk import joints
+    from dexscrew_sdk.recording import Recorder
+    from dexscrew_sdk.recording.synthetic import synthetic_meta, synthetic_steps
+
+    lo, hi = joints.XHAND_LOWER_RAD, joints.XHAND_UPPER_RAD
+    with Recorder(root) as rec:
+        for i in range(episodes):
+            ep = rec.begin(synthetic_meta("nut", ("square", "triangular")[i % 2], seeds.RECORDING.seed(i)))
+            for step in synthetic_steps(steps, i):
+                ep.append(dataclasses.replace(step, hand_target_rad=np.clip(step.hand_target_rad, lo, hi)))
+            ep.end(success=i not in failed).wait()
+    return root
+
+
 def tiny_checkpoint(work: Path) -> Path:
     """A BC + touch + history checkpoint (default preset) after a few optimiser steps on synthetic episodes."""
-    from dexscrew_sdk.recording.synthetic import record_synthetic_dataset
-
-    data = work / "data"
-    record_synthetic_dataset(data, episodes=4, steps=60, seed=seeds.RECORDING.start)
+    data = synthetic_dataset(work / "data")
     out = work / "bc"
     cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "train-bc", str(data), "--out", str(out), "--history", "5",
            "--epochs", "1", "--max-steps", "5", "--all-episodes", "--no-progress", "--workers", "0",

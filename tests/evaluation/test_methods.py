@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,15 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dexscrew_sdk import joints, kinematics, resources
+from dexscrew_sdk import kinematics, resources
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.evaluation import seeds
+from dexscrew_sdk.evaluation.bench import synthetic_dataset
 from dexscrew_sdk.evaluation.methods import ExpertReplay, MethodConfig, SkillMethod, StageUnavailable, build_methods
 from dexscrew_sdk.evaluation.results import TrialSpec
 from dexscrew_sdk.evaluation.trial import run_trial
 from dexscrew_sdk.ports import free_base_port
-from dexscrew_sdk.recording import Recorder
-from dexscrew_sdk.recording.synthetic import synthetic_meta, synthetic_steps
 from tests.conftest import start_node
 
 SEED = seeds.trial_seed(0)
@@ -39,16 +37,8 @@ def cell() -> Iterator[Cell]:
 
 @pytest.fixture(scope="module")
 def demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four synthetic episodes (successes on even ones), hand targets brought inside the XHand's limits."""
-    root = tmp_path_factory.mktemp("demos")
-    lo, hi = joints.XHAND_LOWER_RAD, joints.XHAND_UPPER_RAD
-    with Recorder(root) as rec:
-        for i, shape in enumerate(["square", "triangular"] * 2):
-            ep = rec.begin(synthetic_meta("nut", shape, seeds.RECORDING.start + i))
-            for step in synthetic_steps(60, i):
-                ep.append(dataclasses.replace(step, hand_target_rad=np.clip(step.hand_target_rad, lo, hi)))
-            ep.end(success=i % 2 == 0).wait()
-    return root
+    """Four synthetic episodes, square and triangular by turns, episodes 1 and 3 failed."""
+    return synthetic_dataset(tmp_path_factory.mktemp("demos"), episodes=4, steps=60, failed=(1, 3))
 
 
 class RelaxedHand:
