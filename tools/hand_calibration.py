@@ -1,6 +1,6 @@
 """Hand calibration (`dexscrew calibrate hand`): joint offsets from a jig, verified, written as a new revision.
 
-1. Zero pose. The operator puts the hand (powerless) into its jig, which holds
+1. Zero pose. The operator seats the hand in its jig, which holds
    every joint at known angles (`--jig`, 12 values in canonical order; default
    the zero pose). Once `--frames` successive readings agree within
    `POSE_SPREAD_RAD` they are averaged; a hand still moving after
@@ -172,7 +172,7 @@ def calibrate(
         raise CalibrationRefused(f"--jig needs {joints.HAND_DOF} finite angles in canonical order, got {jig.tolist()}")
     cell.hand.limits.check_position(jig, "jig angles")
     confirm(
-        f"Switch the hand to powerless mode and seat it in the jig: {np.round(jig, 3).tolist()} rad "
+        f"Seat the hand in its jig (no command is sent while it is measured): {np.round(jig, 3).tolist()} rad "
         f"({', '.join(joints.HAND_JOINT_NAMES)}). Keep it still."
     )
     m = measure_offsets(cell, jig, frames)
