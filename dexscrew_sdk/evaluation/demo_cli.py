@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.evaluation.demo_pipeline import DemoSize, Pipeline, paper_size, preflight
+from dexscrew_sdk.evaluation.results import write_json_atomic
 
 DEFAULT_OUT = Path("runs/demo")
 
@@ -77,9 +79,21 @@ def run(args: argparse.Namespace, config: str = "twin_cell") -> int:
     say(f"report folder {args.out}; every step's command: {args.out / 'report' / 'commands.md'}")
     state = pipeline.run()
     summary = json.loads((args.out / "report" / "summary.json").read_text())
-    print((args.out / "report" / "tables.md").read_text())
     wall_s = round(time.monotonic() - t0, 1)
     steps_s = {name: d["wall_s"] for name, d in state["done"].items()}
+    train_s = [v for k, v in steps_s.items() if k.startswith("train ")]
+    about = {
+        "size": asdict(size),
+        "paper": bool(args.paper),
+        "wall_s_this_run": wall_s,
+        "steps_wall_s": steps_s,
+        # whole train-bc process time (start-up included) per epoch: an upper bound for extrapolating
+        "train_s_per_epoch_max": round(max(train_s) / size.epochs, 2) if train_s else None,
+    }
+    write_json_atomic(args.out / "report" / "demo.json", about)
+    print(f"size: {json.dumps(asdict(size))}\n")
+    print((args.out / "report" / "tables.md").read_text())
     print(json.dumps({"wall_s": wall_s, "steps_wall_s": steps_s, "out": str(args.out), "paper": bool(args.paper),
+                      "train_s_per_epoch_max": about["train_s_per_epoch_max"],
                       "infra_attempts": summary["infra_attempts"], **summary["flat"]}, sort_keys=True))  # fmt: skip
     return 0

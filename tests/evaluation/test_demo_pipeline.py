@@ -70,3 +70,28 @@ def test_a_folder_of_another_size_is_refused(tmp_path: Path) -> None:
     other = Pipeline(tmp_path, DemoSize(trials=5), "twin_cell", 2, print)
     with pytest.raises(StepFailed, match="another size"):
         other.run()
+
+
+def demo_args(*argv: str) -> object:
+    import argparse
+
+    from dexscrew_sdk.evaluation import demo_cli
+
+    p = argparse.ArgumentParser()
+    demo_cli.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_demo_sizes_take_overrides_and_refuse_bad_ones() -> None:
+    from dexscrew_sdk.errors import ConfigError
+    from dexscrew_sdk.evaluation.demo_cli import size_from
+
+    paper = size_from(demo_args("--paper", "--epochs", "30", "--preset", "default"))
+    assert (paper.epochs, paper.preset, paper.trials, paper.demos_per_object["nut"]) == (30, "default", 10, 50)
+    small = size_from(demo_args("--trial-seconds", "4", "--turns", "0.5"))
+    assert small.trial_seconds == {"nut": 4.0, "screwdriver": 4.0} and small.turns_required == 0.5
+    assert small.demos_per_object == {"nut": 6, "screwdriver": 6} and small.epochs >= 20 and small.trials >= 3
+    for bad, msg in ((["--demos-per-object", "1"], "demos-per-object"), (["--epochs", "0"], "--epochs"),
+                     (["--trial-seconds", "0"], "--trial-seconds"), (["--turns", "-1"], "--turns")):  # fmt: skip
+        with pytest.raises(ConfigError, match=msg):
+            size_from(demo_args(*bad))
