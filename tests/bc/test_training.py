@@ -87,7 +87,10 @@ def test_a_non_finite_loss_skips_the_step_and_is_counted() -> None:
 
 def test_checkpoint_states_layout_normalisation_dataset_and_filter(tmp_path: Path) -> None:
     data = from_arrays(synthetic_episodes(3, 50, seed=3))
-    BCRunner(data, tmp_path, tiny_model(history=1, use_touch=False), _cfg(1)).train()
+    cfg = _cfg(1)
+    cfg.tensorboard = True
+    BCRunner(data, tmp_path, tiny_model(history=1, use_touch=False), cfg).train()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # TensorBoard logs
     ck = torch.load(tmp_path / "checkpoint_best.pt", weights_only=True)  # nothing pickled beyond plain data
     lay = ck["layout"]
     assert lay["joint_names"] == list(JOINT_NAMES) and lay["joint_names"][12] == "shoulder_pan"
