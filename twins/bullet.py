@@ -12,11 +12,10 @@ import pybullet as pb
 
 from dexscrew_sdk import joints
 from dexscrew_sdk.skills import layout
-from twins import xhand_left
+from twins import rl_recipe, xhand_left
 from twins.objects import ObjectGeometry
 
-ARMATURE_KGM2 = 0.001  # the XHand joints' emulated armature (PyBullet has none)
-MIN_MOTOR_FORCE_NM = 0.02  # a motor bound of 0 would let a joint at its target drift freely
+ARMATURE_KGM2 = rl_recipe.ARMATURE_KGM2  # the XHand joints' rotor inertia, put into the links (PyBullet has none)
 
 
 def official_init_canonical(task: str) -> np.ndarray:
@@ -135,29 +134,10 @@ class HandModel:
             physicsClientId=self.client,
         )
 
-    def pd_drive(
-        self,
-        q_t: np.ndarray,
-        q: np.ndarray,
-        qd: np.ndarray,
-        kp: float | np.ndarray,
-        kd: float | np.ndarray,
-        dt: float,
-        position_gain_scale: float = 1.0,
-    ) -> None:
-        """The XHand's PD law, tau = Kp (q_t - q) - Kd qd, for the next control period.
-
-        Torque PD from Python would cost a call per physics step; instead the implicit position
-        motor gets positionGain = Kp dt^2 / armature and velocityGain = Kd dt / armature (the same PD
-        on an armature-dominated joint) and a force bound of |PD torque| at the period's start,
-        within the joint's effort limit (docs/twins.md).
-        """
-        force = np.clip(kp * np.abs(q_t - q) + kd * np.abs(qd), MIN_MOTOR_FORCE_NM, joints.XHAND_EFFORT_NM)
-        self.position_motors(
-            q_t,
-            np.multiply(kp, position_gain_scale) * dt**2 / ARMATURE_KGM2,
-            np.multiply(kd, dt) / ARMATURE_KGM2,
-            force,
+    def torques(self, tau_nm: np.ndarray) -> None:
+        """Joint torques for the next physics step (the default motors were released at attach)."""
+        pb.setJointMotorControlArray(
+            self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau_nm.tolist(), physicsClientId=self.client
         )
 
     def joint_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,8 +170,10 @@ class HandModel:
 class HandDrive:
     """The one path from a hand command to the physics: the target, the gains and their application.
 
-    The twin's Hand device writes targets and gains here (nothing else does); once per control period
-    the scene applies them with HandModel.pd_drive from that period's joint reading."""
+    The twin's Hand device writes targets and gains here (nothing else does); every physics step the scene
+    applies the XHand's law as the authors' simulation and the RL world do: torque PD,
+    tau = Kp gain_scale (target - q) - Kd qd, clipped to the XHand's effort limits, on joints whose links
+    carry the 0.001 kg m^2 rotor inertia (twins.ur5e_model builds the hand with it)."""
 
     def __init__(self, dt_s: float, kp_nm_rad: float = 3.0) -> None:
         self.dt_s = dt_s
@@ -200,17 +182,28 @@ class HandDrive:
         self.kp_nm_rad = np.full(joints.HAND_DOF, kp_nm_rad)
         self.kd_nm_s_rad = np.full(joints.HAND_DOF, 0.01)
         self.gain_scale = 1.0  # randomised scenes scale the position gain (hand gains vary between units)
+        self.period_tau_nm = np.zeros(joints.HAND_DOF)  # the mean torque over the last control period
+        self._sum_nm, self._steps = np.zeros(joints.HAND_DOF), 0
 
     def attach(self, hand: HandModel, target_rad: np.ndarray) -> None:
         """Drive a (re)built hand, holding `target_rad`; commanded gains are kept."""
         self.hand, self.target_rad = hand, np.asarray(target_rad, dtype=float).copy()
+        self.period_tau_nm, self._sum_nm, self._steps = np.zeros(joints.HAND_DOF), np.zeros(joints.HAND_DOF), 0
 
     def apply(self, q_rad: np.ndarray, qd_rad_s: np.ndarray) -> None:
+        """One physics step of the PD law from this step's joint reading."""
         if self.hand is None:
             raise RuntimeError("HandDrive.apply before attach: build the scene first")
-        self.hand.pd_drive(
-            self.target_rad, q_rad, qd_rad_s, self.kp_nm_rad, self.kd_nm_s_rad, self.dt_s, self.gain_scale
-        )
+        e = joints.XHAND_EFFORT_NM
+        tau = np.clip(self.kp_nm_rad * self.gain_scale * (self.target_rad - q_rad) - self.kd_nm_s_rad * qd_rad_s, -e, e)
+        self.hand.torques(tau)
+        self._sum_nm += tau
+        self._steps += 1
+
+    def end_period(self) -> None:
+        if self._steps:
+            self.period_tau_nm = self._sum_nm / self._steps
+        self._sum_nm, self._steps = np.zeros(joints.HAND_DOF), 0
 
 
 class ObjectBody:

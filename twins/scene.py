@@ -50,7 +50,6 @@ ARM_KP, ARM_KD = 0.5, 1.0
 THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut barely moves it
 ASSIST_MAX_SPEED_RAD_S = 2 * np.pi  # the scripted assist drives at most one turn a second
 CLOSE_HAND_S = 0.5  # at reset, the fingers close on the object for this long before time starts
-CONTROL_PERIOD_S = 0.05  # the hand drive's period while closing (the cell's control period)
 
 
 @dataclass
@@ -170,12 +169,10 @@ class Scene:
         """The fingers close from open onto the object at the skill's initial targets while the object is
         held where it was built. Reset at those targets, the hulls started 5-9 mm inside every object, and
         resolving that overlap pushed the nut 2 mm down its thread in the first second."""
-        steps_per_period = round(CONTROL_PERIOD_S / self.dt)
         self.arm_targets(q_arm)
-        for k in range(round(CLOSE_HAND_S / self.dt)):
-            if k % steps_per_period == 0:
-                q, qd, _ = self.hand.joint_states()
-                self.hand_drive.apply(q, qd)
+        for _ in range(round(CLOSE_HAND_S / self.dt)):
+            q, qd, _ = self.hand.joint_states()
+            self.hand_drive.apply(q, qd)
             self.obj.stop_at(0.0, self.params.thread.seat_stop_nm)
             self.obj.carrier_to(0.0, 0.0, THREAD_AXIAL_N)
             pb.stepSimulation(physicsClientId=self.client)
@@ -234,9 +231,8 @@ class Scene:
         )
 
     def control_update(self) -> None:
-        """Once per control period: the hand drive from this period's joint reading, the thread's friction."""
-        q, qd, _ = self.hand.joint_states()
-        self.hand_drive.apply(q, qd)
+        """Once per control period: the thread's friction (the hand drive acts every step)."""
+        self.hand_drive.end_period()
         axis, centre = self._object_in_palm()
         angle, _, _ = self.obj.spin()
         lag = self._palm_height() - self.obj.pose()[0][2]
@@ -253,7 +249,9 @@ class Scene:
         self._assist_until_s = self.time_s + duration_s
 
     def step(self) -> None:
-        """One physics step: the thread's carrier, the seat stop or the friction, the assist, the engine."""
+        """One physics step: the hand's PD, the thread's carrier, the seat stop or the friction, the assist."""
+        q, qd, _ = self.hand.joint_states()
+        self.hand_drive.apply(q, qd)
         angle, speed, _ = self.obj.spin()
         f = self.fasten
         if self.params.task == "nut":  # the thread: axial position and speed follow the turns, both ways
@@ -275,7 +273,7 @@ class Scene:
     def read(self) -> Readout:
         """One read of every joint; kept as `self.readout`."""
         s = pb.getJointStates(self.robot, self._arm_ids, physicsClientId=self.client)
-        hq, hqd, htau = self.hand.joint_states()
+        hq, hqd, _ = self.hand.joint_states()
         angle, _, motor_nm = self.obj.spin()
         f = self.fasten
         seated, turns = f.at_stop, f.turns(angle)
@@ -285,7 +283,7 @@ class Scene:
             arm_qd_rad_s=np.array([x[1] for x in s]),
             hand_q_rad=hq,
             hand_qd_rad_s=hqd,
-            hand_tau_nm=htau,
+            hand_tau_nm=self.hand_drive.period_tau_nm.copy(),
             object_angle_rad=angle,
             object_travel_m=self.obj.travel_m(),
             turns=turns,

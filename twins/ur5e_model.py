@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dexscrew_sdk import joints, kinematics
-from twins import xhand_left
+from twins import rl_recipe, xhand_left
 
 UR5E_LINK_KG = (3.761, 8.058, 2.846, 1.37, 1.3, 0.365)
 UR5E_EFFORT_NM = (150.0, 150.0, 150.0, 28.0, 28.0, 28.0)
@@ -84,6 +84,6 @@ def arm_with_hand_urdf(mount_xyz: tuple = xhand_left.MOUNT_XYZ_M, mount_rpy: tup
         f'<joint name="hand_mount" type="fixed"><parent link="flange"/><child link="{xhand_left.PALM_LINK}"/>'
         f'<origin xyz="{mx} {my} {mz}" rpy="{mr} {mp} {myw}"/></joint>'
     )
-    parts.append(xhand_left.hand_links_xml())
+    parts.append(xhand_left.hand_links_xml(armature_kgm2=rl_recipe.ARMATURE_KGM2))  # torque PD's rotor inertia
     parts.append("</robot>")
     return xhand_left.lines("".join(parts))

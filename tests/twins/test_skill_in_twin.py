@@ -1,10 +1,11 @@
 """Integration: finger-rotation skills in the full twin (left XHand), through a node in lockstep.
 
-Measured through this node (15 s, nominal scene, arm held still): the authors' released checkpoints,
-trained on this left hand, turn the nut 0.29 turns and drive the screw 0.87 turns; the shipped skills,
-trained on the project's earlier right-handed model, turn nothing useful (nut 0.05, screw 0.11; with the
-arm follower the nut even goes back). These are chaotic in the contact sequence, hence thresholds far
-below the measured values. docs/twins.md has the figures and the bench that reports them.
+Measured in-process (15 s, nominal scene, arm held still; torque PD as the authors' simulation): the
+authors' released nut checkpoint, trained on this left hand, turns the nut 1.87 turns (2.39 with the arm
+follower); their screwdriver checkpoint drives nothing at the twin's contact friction 1 (their replica
+too: 0.00 rad/s at 1, 1.59 at 4); the shipped skills, trained on the project's earlier right-handed model,
+turn nothing useful (nut +0.08, screw +0.16). Chaotic in the contact sequence, hence thresholds far below
+the measured values. docs/twins.md has the figures and the bench that reports them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def _official_or_skip(task: str) -> Skill:
         pytest.skip(f"released checkpoint for {task} not available: {exc}")
 
 
-@pytest.mark.parametrize(("task", "shape", "min_turns"), [("nut", "triangular", 0.1), ("screwdriver", "octagon", 0.3)])
-def test_a_skill_trained_on_this_hand_turns_the_object(cell: Cell, task: str, shape: str, min_turns: float) -> None:
+@pytest.mark.parametrize(("task", "shape", "min_turns"), [("nut", "triangular", 0.5), ("screwdriver", "octagon", None)])
+def test_a_skill_trained_on_this_hand_turns_the_nut(cell: Cell, task: str, shape: str, min_turns: float | None) -> None:
     skill = _official_or_skip(task)
     cell.world.reset(task, shape, seed=0)
     q_arm = cell.arm.state().q_rad.copy()
@@ -34,8 +35,9 @@ def test_a_skill_trained_on_this_hand_turns_the_object(cell: Cell, task: str, sh
     progress = cell.world.progress()
     assert stats.steps == 300 and stats.nan_actions == 0
     assert np.abs(cell.arm.state().q_rad - q_arm).max() < 0.05  # held still
-    assert progress.turns_done > min_turns, progress
-    assert not progress.unseated
+    assert not progress.unseated and -0.5 < progress.turns_done < 4.02, progress  # the handle stays seated
+    if min_turns is not None:
+        assert progress.turns_done > min_turns, progress
 
 
 @pytest.mark.parametrize(("task", "shape"), [("nut", "triangular"), ("screwdriver", "octagon")])
