@@ -9,7 +9,6 @@ failure and the worker starts a fresh node before taking the next trial.
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import sys
 import traceback
@@ -75,7 +74,10 @@ class _TwinNode:
 
 
 def worker_main(wid: int, setup: WorkerSetup, tasks: Any, results: Any) -> None:
-    """Process entry: start a node, then run (spec, attempt) items until a None arrives."""
+    """Process entry: start a node, then run (spec, attempt) items until a None arrives.
+
+    `tasks` and `results` are this worker's own pipe ends (nothing shared with other workers, so a
+    worker killed mid-message can only break its own channel)."""
     signal.signal(signal.SIGTERM, _exit_cleanly)  # terminate() must still stop this worker's node
     os.environ.update(setup.env)
     log_path = Path(setup.log_dir) / f"worker{wid}.log"
@@ -91,19 +93,18 @@ def worker_main(wid: int, setup: WorkerSetup, tasks: Any, results: Any) -> None:
     try:
         methods = build_methods(setup.method_config)
         node = _TwinNode(setup, log)
-        results.put(("ready", wid, node.pid))
+        results.send(("ready", wid, node.pid))
         while True:
-            try:
-                item = tasks.get(timeout=1.0)
-            except queue.Empty:
+            if not tasks.poll(1.0):
                 continue
+            item = tasks.recv()
             if item is None:
                 return
             spec_d, attempt = item
             spec = TrialSpec(**spec_d)
             if node is None or not node.alive:
                 node = _restart(node, setup, log)
-            results.put(("started", wid, spec.key, node.pid))
+            results.send(("started", wid, spec.key, node.pid))
             try:
                 res = run_trial(node.cell, methods[spec.method], spec, control_hz=node.cfg.control_hz,
                                 trace_dir=Path(setup.trace_dir))  # fmt: skip
@@ -113,15 +114,15 @@ def worker_main(wid: int, setup: WorkerSetup, tasks: Any, results: Any) -> None:
                 if node.alive and not isinstance(exc, NODE_ERRORS):
                     raise  # the node is fine: a bug or a missing piece, not infrastructure
                 error = f"{type(exc).__name__}: {exc} (node pid {node.pid} {'alive' if node.alive else 'dead'})"
-                results.put(("result", wid, _infra(spec, attempt, wid, error).to_dict()))
+                results.send(("result", wid, _infra(spec, attempt, wid, error).to_dict()))
                 node = _restart(node, setup, log)
                 continue
             res.attempt, res.worker = attempt, wid
-            results.put(("result", wid, res.to_dict()))
+            results.send(("result", wid, res.to_dict()))
     except (KeyboardInterrupt, SystemExit):
         return
     except BaseException:
-        results.put(("fatal", wid, traceback.format_exc()))
+        results.send(("fatal", wid, traceback.format_exc()))
     finally:
         if node is not None:
             node.close()

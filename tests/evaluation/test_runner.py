@@ -67,3 +67,22 @@ def test_an_interrupted_evaluation_resumes_without_re_running_finished_trials(tm
     assert started == [specs(2)[1].key]  # only the new trial ran
     assert again[0].to_dict() == first[0].to_dict()
     assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_worker_process_that_dies_loses_its_trial_to_a_retry_and_is_replaced(tmp_path: Path) -> None:
+    killed: list[int] = []
+    worker_pids: dict[int, int] = {}
+
+    def on_event(e: tuple) -> None:
+        if e[0] == "ready":
+            worker_pids[e[1]] = e[3]
+        if e[0] == "started" and not killed and e[1] in worker_pids:
+            killed.append(e[1])
+            os.kill(worker_pids[e[1]], signal.SIGKILL)  # the worker itself, not its node
+
+    results = Evaluation(setup_for(tmp_path), tmp_path, workers=2).run(specs(3), on_event)
+    infra = [r for r in results if r.status == STATUS_INFRA]
+    assert len(infra) == 1 and infra[0].worker == killed[0] and "worker process exited" in infra[0].error
+    retry = next(r for r in results if r.spec.key == infra[0].spec.key and r.status == STATUS_OK)
+    assert retry.attempt == 1 and retry.worker != killed[0]
+    assert {r.spec.key for r in results if r.status == STATUS_OK} == {s.key for s in specs(3)}
