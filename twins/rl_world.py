@@ -26,17 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as pb
 
-from dexscrew_sdk import joints
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.skills import layout
 from twins import rl_recipe as recipe
 from twins import xhand_left
-from twins.bullet import link_indices, urdf_file
+from twins.bullet import urdf_file
+from twins.rl_hand import RLHand
 from twins.rl_recipe import SceneParams
 
 ENV_SPACING_M = 1.0
 ACTUATIONS = ("torque", "motor")
-MIN_MOTOR_FORCE_NM = recipe.HAND_JOINT_FRICTION_NM  # a bound of 0 would let a joint at its target drift
 
 
 @dataclass
@@ -64,79 +63,6 @@ class _Links:
     tip_pos: np.ndarray  # (N, 5, 3) the authors' fingertip links
     tip_quat: np.ndarray  # (N, 5, 4)
     tip_linvel: np.ndarray  # (N, 5, 3)
-
-
-class _Hand:
-    """One left XHand body: canonical joint ids, fingertip links, contacts."""
-
-    def __init__(self, client: int, path: str, base: np.ndarray) -> None:
-        flags = pb.URDF_USE_INERTIA_FROM_FILE
-        self.client = client
-        self.body = pb.loadURDF(path, base.tolist(), useFixedBase=True, flags=flags, physicsClientId=client)
-        jn, ln = link_indices(client, self.body)
-        self.joint_ids = [jn[n] for n in joints.HAND_JOINT_NAMES]
-        self.tip_ids = [ln[n] for n in recipe.TIP_LINKS]
-        finger = {ln[d]: i for i, d in enumerate(recipe.DISTAL_LINKS)}
-        finger.update({ln[t]: i for i, t in enumerate(recipe.TIP_LINKS)})  # the tip boxes touch too
-        self.finger_of_link = finger
-        for j in self.joint_ids:  # release the default velocity motors
-            pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
-        # PyBullet places a base by its inertial frame, not its link frame: keep the offset
-        self.base_com_m = np.array(pb.getDynamicsInfo(self.body, -1, physicsClientId=client)[3])
-        for link in [-1, *ln.values()]:  # the pair's friction and restitution are the object's
-            pb.changeDynamics(self.body, link, lateralFriction=1.0, restitution=1.0, physicsClientId=client)
-
-    def place(self, pos: np.ndarray, rot: np.ndarray) -> None:
-        """Put left_hand_link's frame at `pos` with orientation `rot` (world <- hand)."""
-        com = pos + rot @ self.base_com_m
-        pb.resetBasePositionAndOrientation(self.body, com.tolist(), recipe.quat_xyzw(rot), physicsClientId=self.client)
-
-    def reset_joints(self, q: np.ndarray) -> None:
-        for j, v in zip(self.joint_ids, q, strict=True):
-            pb.resetJointState(self.body, j, float(v), 0.0, physicsClientId=self.client)
-
-    def drive(self, q_t: np.ndarray, q: np.ndarray, qd: np.ndarray, p: SceneParams, effort: np.ndarray, dt: float):
-        force = np.clip(p.kp * np.abs(q_t - q) + p.kd * np.abs(qd), MIN_MOTOR_FORCE_NM, effort)
-        n = len(self.joint_ids)
-        pb.setJointMotorControlArray(
-            self.body,
-            self.joint_ids,
-            pb.POSITION_CONTROL,
-            targetPositions=q_t.tolist(),
-            targetVelocities=[0.0] * n,
-            positionGains=[p.kp * dt * dt / recipe.ARMATURE_KGM2] * n,
-            velocityGains=[p.kd * dt / recipe.ARMATURE_KGM2] * n,
-            forces=force.tolist(),
-            physicsClientId=self.client,
-        )
-        return np.sign(q_t - q) * np.minimum(np.abs(p.kp * (q_t - q) - p.kd * qd), effort)
-
-    def torque_pd(self, q_t: np.ndarray, p: SceneParams, effort: np.ndarray) -> np.ndarray:
-        """One physics step of torque PD, tau = Kp (q_t - q) - Kd qd, clipped to `effort` (the torque)."""
-        q, qd = self.joint_states()
-        tau = np.clip(p.kp * (q_t - q) - p.kd * qd, -effort, effort)
-        pb.setJointMotorControlArray(
-            self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(), physicsClientId=self.client
-        )
-        return tau
-
-    def joint_states(self) -> tuple[np.ndarray, np.ndarray]:
-        s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)
-        return np.array([x[0] for x in s]), np.array([x[1] for x in s])
-
-    def tip_states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s = pb.getLinkStates(
-            self.body, self.tip_ids, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=self.client
-        )
-        return np.array([x[4] for x in s]), np.array([x[5] for x in s]), np.array([x[6] for x in s])
-
-    def contacts(self, obj: int) -> np.ndarray:
-        touching = np.zeros(5, dtype=bool)
-        for c in pb.getContactPoints(bodyA=self.body, bodyB=obj, physicsClientId=self.client):
-            i = self.finger_of_link.get(c[3])
-            if i is not None:
-                touching[i] = True
-        return touching
 
 
 class RevoluteWorld:
@@ -176,7 +102,7 @@ class RevoluteWorld:
         armature = recipe.ARMATURE_KGM2 if cfg.actuation == "torque" else 0.0
         limits = (self.joint_lower, self.joint_upper)
         path = urdf_file(xhand_left.hand_urdf(visual=False, limits=limits, armature_kgm2=armature))
-        self.hands = [_Hand(self.client, path, o + np.array(recipe.HAND_POS_M)) for o in self.origins]
+        self.hands = [RLHand(self.client, path, o + np.array(recipe.HAND_POS_M)) for o in self.origins]
         self.objects: list[int] = [-1] * self.num_envs
         self._collision_shapes: dict[tuple[str, float], int] = {}  # one per (shape, scale), reused across resets
         self.params = [recipe.nominal_scene(cfg.task) for _ in range(self.num_envs)]
