@@ -65,18 +65,22 @@ def parse_max_time(text: str) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     from dexscrew_sdk import resources
     from dexscrew_sdk.evaluation.evaluate import EvalPlan, evaluate, printable
-    from dexscrew_sdk.evaluation.methods import MethodConfig
+    from dexscrew_sdk.evaluation.methods import DEFAULT_PITCH_M, MethodConfig
     from dexscrew_sdk.evaluation.report import markdown
 
     if args.trials < 1 or args.perturbation_trials < 0:
         raise ConfigError("--trials must be >= 1 and --perturbation-trials >= 0")
+    from dexscrew_sdk import config as config_mod
+
     config_path = resources.config_path(args.config)
+    world_node = config_mod.load(config_path, args.overrides).node_serving("world")
     methods = args.methods or list(catalog.METHODS)
     method_cfg = MethodConfig(
         methods=methods,
         demos_dirs=[str(d) for d in args.demos],
         checkpoints=parse_checkpoints(args.checkpoint),
         skill_dirs={k: str(v) for k, v in (("nut", args.nut_skill), ("screwdriver", args.screwdriver_skill)) if v},
+        pitch_m=float(world_node.params.get("pitch_m", DEFAULT_PITCH_M)),  # the follower lowers by the twin's pitch
     )
     plan = EvalPlan(
         methods=methods,
