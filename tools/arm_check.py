@@ -36,6 +36,7 @@ from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.config import CellConfig
 from dexscrew_sdk.errors import DexscrewError
 from dexscrew_sdk.safety import JointLimits, Workspace
+from tools.prompts import confirm_yes
 
 TCP_POSITION_TOL_M = 0.002
 TCP_ROTATION_TOL_RAD = float(np.deg2rad(1.0))
@@ -250,13 +251,6 @@ def run_checks(
     }
 
 
-def ask(prompt: str) -> bool:
-    if not sys.stdin.isatty():
-        print(f"{prompt} not asked: no terminal (pass --yes to confirm)", file=sys.stderr)
-        return False
-    return input(f"{prompt} Type 'yes': ").strip().lower() == "yes"
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--home", type=float, nargs=6, metavar="DEG", help="home pose in degrees (default: the UR5e home)")
     p.add_argument("--speed", type=float, default=HOME_SPEED_RAD_S, help="joint speed of the move home [rad/s]")
@@ -269,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
     home = joints.UR5E_HOME_RAD if args.home is None else np.deg2rad(np.asarray(args.home, dtype=float))
     if not (0 < args.speed <= 0.5):
         raise DexscrewError(f"--speed {args.speed}: the move home is slow by design, choose (0, 0.5] rad/s")
-    report = run_checks(cfg, (lambda _: True) if args.yes else ask, home, args.speed, not args.no_move)
+    report = run_checks(cfg, (lambda _: True) if args.yes else confirm_yes, home, args.speed, not args.no_move)
     for f in report["findings"]:
         print(f"{f['status']:>7}  {f['check']}: {f['detail']}", file=sys.stderr)
     print(json.dumps(report))

@@ -37,6 +37,7 @@ from dexscrew_sdk.cell import Cell
 from tools import calibration_store
 from tools.calibration_store import CalibrationRefused
 from tools.progress import progress
+from tools.prompts import instructions
 from tools.sampling import collect
 
 MAX_OFFSET_RAD = 0.3  # an XHand encoder offset is a few degrees; beyond ~17 deg the joint is not in the jig
@@ -227,10 +228,7 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrationRefused(f"--frames {args.frames}: need at least 2 samples")
     jig = np.zeros(joints.HAND_DOF) if args.jig is None else np.asarray(args.jig, dtype=float)
 
-    def confirm(instruction: str) -> None:
-        print(instruction, file=sys.stderr)
-        if not args.yes:
-            input("Press Enter when done. ")
+    confirm = instructions(wait=not args.yes)
 
     with Cell.connect(args.config, args.overrides) as cell:
         result = calibrate(cell, args.out, jig, args.frames, confirm)

@@ -36,6 +36,7 @@ from dexscrew_sdk import joints
 from dexscrew_sdk.cell import Cell
 from tools import calibration_store
 from tools.calibration_store import CalibrationRefused
+from tools.prompts import instructions
 from tools.sampling import collect
 from tools.taxels import name_taxels
 
@@ -165,10 +166,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 10:
         raise CalibrationRefused(f"--frames {args.frames}: a noise floor needs at least 10 frames")
 
-    def confirm(instruction: str) -> None:
-        print(instruction, file=sys.stderr)
-        if not args.yes:
-            input("Press Enter when ready. ")
+    confirm = instructions(wait=not args.yes, after="Press Enter when ready. ")
 
     with Cell.connect(args.config, args.overrides) as cell:
         result = calibrate(cell, args.out, args.frames, confirm)

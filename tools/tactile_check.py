@@ -42,6 +42,7 @@ from dexscrew_sdk import calibration_files as cf
 from dexscrew_sdk import joints
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.errors import DexscrewError
+from tools.prompts import instructions
 from tools.sampling import collect
 from tools.tactile_calibration import noise_floor
 from tools.taxels import COLS, ROWS, taxel_name
@@ -290,10 +291,7 @@ def run(args: argparse.Namespace) -> int:
         if args.rest_frames < 10 or args.press_s <= 0:
             raise DexscrewError("--rest-frames must be >= 10 and --press-s positive")
 
-        def prompt(instruction: str) -> None:
-            print(instruction, file=sys.stderr)
-            if not args.yes:
-                input("Press Enter and do it. ")
+        prompt = instructions(wait=not args.yes, after="Press Enter and do it. ")
 
         started = time.monotonic()
         result = check(cell, args.rest_frames, list(args.press), args.press_s, prompt, args.calibration, args.open_hand)

@@ -71,14 +71,23 @@ class NoWorld:
 
 
 @contextmanager
-def twin(sensors: dict[str, Any] | None = None, extra: list[str] | None = None) -> Iterator[tuple[Cell, Cell]]:
-    """A lockstep twin node with `sensors`; yields (the tools' cell without a World, the operator's cell)."""
+def twin_node(sensors: dict[str, Any] | None = None, extra: list[str] | None = None) -> Iterator[list[str]]:
+    """A lockstep twin node with `sensors` on free ports; yields the overrides that reach it."""
     overrides = [f"nodes.twin.base_port={free_base_port()}", *sensor_overrides(sensors or {}), *(extra or [])]
     node = start_node(TWIN_CELL, "twin", overrides, ready_timeout_s=60.0)
     try:
-        with Cell.connect(TWIN_CELL, overrides, connect_timeout_s=30.0) as tools_cell:
-            tools_cell.devices["world"] = NoWorld()
-            with Cell.connect(TWIN_CELL, overrides, connect_timeout_s=30.0) as operator_cell:
-                yield tools_cell, operator_cell
+        yield overrides
     finally:
         node.kill(signal.SIGTERM)
+
+
+@contextmanager
+def twin(sensors: dict[str, Any] | None = None, extra: list[str] | None = None) -> Iterator[tuple[Cell, Cell]]:
+    """A twin node with `sensors`; yields (the tools' cell without a World, the operator's cell)."""
+    with (
+        twin_node(sensors, extra) as overrides,
+        Cell.connect(TWIN_CELL, overrides, connect_timeout_s=30.0) as tools_cell,
+        Cell.connect(TWIN_CELL, overrides, connect_timeout_s=30.0) as operator_cell,
+    ):
+        tools_cell.devices["world"] = NoWorld()
+        yield tools_cell, operator_cell

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +12,9 @@ import pytest
 
 from dexscrew_sdk import calibration_files as cf
 from dexscrew_sdk import joints
-from tests.tools.conftest import twin
+from dexscrew_sdk.cell import Cell
+from tests.conftest import REPO
+from tests.tools.conftest import TWIN_CELL, twin, twin_node
 from tools import hand_calibration
 from twins import faults
 
@@ -83,3 +88,30 @@ def test_a_healthy_hand_calibrates_to_zero(tmp_path: Path) -> None:
     assert max(abs(v) for v in result["joint_offsets_rad"].values()) < 0.01
     backlash = [abs(c["backlash_rad"]) for c in result["verification"]]
     assert max(backlash) < hand_calibration.BACKLASH_TOL_RAD
+
+
+def test_the_command_line_guides_the_operator_step_by_step(tmp_path: Path) -> None:
+    """`dexscrew calibrate hand`: instructions on stderr, Enter on stdin, the operator un-jigs, JSON on stdout."""
+    out = tmp_path / "hand_joint_offsets.json"
+    with twin_node({"jig_rad": JIG.tolist()}) as overrides, Cell.connect(TWIN_CELL, overrides) as operator:
+        cmd = [sys.executable, "-m", "tools.hand_calibration", str(TWIN_CELL), "--out", str(out), "--frames", "10"]
+        cmd += ["--jig", *map(str, JIG)] + [a for o in overrides for a in ("--set", o)]
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stdin is not None and proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # each instruction is one line; the tool then waits for Enter
+            seen.append(line)
+            if "Seat the hand in its jig" in line:  # (after the previous prompt, which ends without a newline)
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+            elif "Take the hand out of the jig" in line:
+                operator.world.perturb("remove_jig")
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+                break
+        stdout, rest = proc.communicate(timeout=300)
+    assert proc.returncode == 0, "".join(seen) + rest
+    assert json.loads(stdout.strip().splitlines()[-1])["file"]["revision"] == 1  # stdout: only the JSON result
+    assert cf.load_joint_offsets(out).procedure["jig_rad"] == JIG.tolist()
