@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         demos_dirs=[str(d) for d in args.demos],
         checkpoints=parse_checkpoints(args.checkpoint),
         skill_dirs={k: str(v) for k, v in (("nut", args.nut_skill), ("screwdriver", args.screwdriver_skill)) if v},
+        all_episodes=args.all_episodes,
         pitch_m=float(world_node.params.get("pitch_m", DEFAULT_PITCH_M)),  # the follower lowers by the twin's pitch
     )
     plan = EvalPlan(
@@ -119,6 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--demos", type=Path, action="append", default=[], help="dataset of demonstrations (expert replay; repeatable)"
     )
+    p.add_argument("--all-episodes", action="store_true", help="expert replay may use unlabelled demonstrations")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD:TASK=PATH", help="BC checkpoints")
     p.add_argument("--nut-skill", type=Path, help="skill folder for the nut (default: shipped)")
     p.add_argument("--screwdriver-skill", type=Path, help="skill folder for the screwdriver (default: shipped)")

@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--demo-seconds", type=float, help="longest demonstration, simulated seconds (both tasks)")
     g.add_argument("--trial-seconds", type=float, help="trial limit, simulated seconds (both tasks)")
     g.add_argument("--perturbation-trials", type=int, help="per perturbation kind and object (default 1; --paper 10)")
+    g.add_argument("--all-episodes", action="store_true",
+                   help="unfiltered BC: also train on (and replay) demonstrations not labelled successful")  # fmt: skip
     g.add_argument("--workers", type=int, help="parallel twin nodes and jobs (default: one per usable core)")
 
 
@@ -47,6 +49,7 @@ def size_from(args: argparse.Namespace) -> DemoSize:
         size.trials = args.trials
     if args.perturbation_trials is not None:
         size.perturbation_trials = args.perturbation_trials
+    size.all_episodes = bool(args.all_episodes)
     if args.turns is not None:
         size.turns_required = args.turns
     for name, value in (("demo_seconds", args.demo_seconds), ("trial_seconds", args.trial_seconds)):

@@ -54,6 +54,7 @@ class DemoSize:
     turns_required: float = 1.0  # the twin's full fastening, in turns
     demo_seconds: dict[str, float] = field(default_factory=lambda: {"nut": 40.0, "screwdriver": 40.0})
     trial_seconds: dict[str, float] = field(default_factory=lambda: {"nut": 20.0, "screwdriver": 20.0})
+    all_episodes: bool = False  # unfiltered BC: train and replay on demonstrations not labelled successful
 
 
 def paper_size(epochs: int | None = None, preset: str | None = None) -> DemoSize:
@@ -109,13 +110,15 @@ def plan_steps(out: Path, size: DemoSize, config: str, workers: int) -> list[lis
         for task in ("nut", "screwdriver"):
             argv = ["train-bc", str(out / "data" / task), "--out", str(out / "bc" / f"{task}_{variant}"),
                     "--task", task, "--epochs", str(size.epochs), "--preset", size.preset,
-                    "--seed", str(seeds.BC_TRAINING.seed(i)), "--workers", "0", "--no-progress", *flags]  # fmt: skip
+                    "--seed", str(seeds.BC_TRAINING.seed(i)), "--workers", "0", "--no-progress", *flags,
+                    *(["--all-episodes"] if size.all_episodes else [])]  # fmt: skip
             train.append([Step(f"train {task} {variant}", "train-bc", argv, one_thread)])
     argv = ["eval", config, "--out", str(out / "report"), "--trials", str(size.trials), "--workers", str(workers),
             "--max-time", ",".join(f"{k}={v:g}" for k, v in size.trial_seconds.items()),
             "--perturbation-trials", str(size.perturbation_trials),
             "--perturbation-objects", *size.perturbation_objects,
-            "--demos", str(out / "data" / "nut"), "--demos", str(out / "data" / "screwdriver")]  # fmt: skip
+            "--demos", str(out / "data" / "nut"), "--demos", str(out / "data" / "screwdriver"),
+            *(["--all-episodes"] if size.all_episodes else [])]  # fmt: skip
     for variant in VARIANTS:
         for task in ("nut", "screwdriver"):
             argv += ["--checkpoint", f"{variant}:{task}={out / 'bc' / f'{task}_{variant}' / 'checkpoint_best.pt'}"]

@@ -39,6 +39,7 @@ class MethodConfig:
     demos_dirs: list[str] = field(default_factory=list)  # datasets of demonstrations for expert replay
     checkpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # method -> task -> BC checkpoint
     pitch_m: float = DEFAULT_PITCH_M  # the thread's pitch, for the arm follower
+    all_episodes: bool = False  # expert replay may take demonstrations not labelled successful
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in catalog.METHODS]
@@ -104,9 +105,9 @@ class ExpertReplay:
 
     name = "expert_replay"
 
-    def __init__(self, demos_dirs: list[str]) -> None:
+    def __init__(self, demos_dirs: list[str], all_episodes: bool = False) -> None:
         self.demos_dirs = [Path(d) for d in demos_dirs]
-        self._demos = [d for root in self.demos_dirs for d in _load_demos(root)]
+        self._demos = [d for root in self.demos_dirs for d in _load_demos(root, all_episodes)]
         self._replayer: Any = None
         self.chosen: dict[str, Any] = {}
 
@@ -141,19 +142,19 @@ class ExpertReplay:
         self._replayer = None
 
 
-def _load_demos(root: Path) -> list[dict[str, Any]]:
+def _load_demos(root: Path, all_episodes: bool = False) -> list[dict[str, Any]]:
     from dexscrew_sdk.recording.episode import read_meta
 
     files = sorted((root / "episodes").glob("*.npz")) if (root / "episodes").is_dir() else sorted(root.glob("*.npz"))
     demos = []
     for f in files:
         meta = read_meta(f)
-        if meta.get("success") is False:  # filtered: only successful demonstrations are experts
-            continue
+        if meta.get("success") is not True and not (all_episodes and meta.get("success") is None):
+            continue  # filtered: only successful demonstrations are experts (unlabelled ones if asked)
         demos.append({"path": str(f), "task": meta.get("task"), "shape": meta.get("shape"),
                       "seed": int(meta.get("seed", -1))})  # fmt: skip
     if not demos:
-        raise StageUnavailable(f"expert replay: no finished episodes in {root}; record demonstrations first")
+        raise StageUnavailable(f"expert replay: no successful episodes in {root}; record demonstrations first")
     return demos
 
 
@@ -211,7 +212,7 @@ def build_methods(cfg: MethodConfig) -> dict[str, Method]:
         elif name == "expert_replay":
             if not cfg.demos_dirs:
                 raise StageUnavailable("expert replay needs demonstrations: give --demos DATASET_DIR")
-            out[name] = ExpertReplay(cfg.demos_dirs)
+            out[name] = ExpertReplay(cfg.demos_dirs, cfg.all_episodes)
         else:
             out[name] = BCMethod(name, cfg.checkpoints.get(name, {}))
     return out

@@ -14,7 +14,7 @@ from dexscrew_sdk.evaluation import catalog, demo_pipeline
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REDUCED = ["--demos-per-object", "2", "--epochs", "2", "--trials", "1", "--perturbation-trials", "0",
-           "--demo-seconds", "12", "--trial-seconds", "3", "--turns", "0.25"]  # fmt: skip
+           "--demo-seconds", "12", "--trial-seconds", "3", "--turns", "0.25", "--all-episodes"]  # fmt: skip
 
 
 def demo(out: Path) -> subprocess.CompletedProcess[str]:
