@@ -135,7 +135,9 @@ def plot_summary(dataset: Dataset, out: Path, show_progress: bool = True) -> dic
             t_norm,
             {tip: fraction[k] for k, tip in enumerate(joints.FINGERTIP_NAMES)},
             (),
-            f"fraction of {episodes} episodes in contact, per taxel, over normalised episode time",
+            f"fingertip contact over {episodes} episodes",
+            xlabel="normalised episode time (0 = start, 1 = end)",
+            colour_label=f"fraction of episodes in contact (> {joints.TACTILE_THRESHOLD_N} N)",
         )
     )
     return {"episodes": episodes, "files": files}

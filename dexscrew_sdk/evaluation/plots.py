@@ -106,8 +106,11 @@ def tactile_heatmap(
     normal_n: Mapping[str, np.ndarray],
     spans: Sequence[Span] = (),
     title: str = "",
+    xlabel: str = "time [s] (cyan bar: skill on)",
+    colour_label: str = "normal force [N]",
 ) -> Path:
-    """Per fingertip (e.g. thumb, index), normal force of each of its 120 taxels over time; spans marked."""
+    """Per fingertip (e.g. thumb, index), normal force of each of its 120 taxels over time; spans marked.
+    `xlabel`/`colour_label` name other axes (e.g. normalised time, a fraction of episodes)."""
     plt = _pyplot()
     t = np.asarray(t_s, dtype=float)
     if not normal_n:
@@ -129,10 +132,10 @@ def tactile_heatmap(
             ax.axvline(b, color="cyan", lw=0.8, ls="--")
             ax.axvspan(a, b, ymin=0.97, ymax=1.0, color="cyan")
         ax.set(ylabel=f"{finger} taxel")
-    axes[-1, 0].set_xlabel("time [s] (cyan bar: skill on)")
+    axes[-1, 0].set_xlabel(xlabel)
     axes[0, 0].set_title(title)
     if image is not None:
-        fig.colorbar(image, ax=axes[:, 0].tolist(), label="normal force [N]")
+        fig.colorbar(image, ax=axes[:, 0].tolist(), label=colour_label)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
