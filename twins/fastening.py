@@ -34,7 +34,7 @@ class ThreadParams:
     bit_friction: float = 0.3  # steel blade on steel slot walls
     bit_radius_m: float = 0.0025  # lever arm of the blade's contact in the slot
     assist_nm: float = 3.0  # the scripted assist's fastening torque (World.perturb("assist_turn"))
-    stall_turns: float = 0.02  # progress smaller than this over the window is a stall
+    stall_turns: float = 0.05  # less forward progress over the window is a stall (a squeezed nut creeps 0.03 in 7 s)
     stall_window_nut_s: float = 3.5  # the method's stagnation windows (nut 3.5 s, handle 3 s)
     stall_window_handle_s: float = 3.0
 

@@ -46,11 +46,11 @@ def test_the_stop_holds_at_the_seat_until_turned_back_past_it() -> None:
 
 def test_a_nut_that_seats_between_two_progress_marks_is_not_stalled() -> None:
     s = _state()
-    s.update(3.97 * TURN, 0.0, AXIS, CENTRE, 0.1, 1.0)  # a progress mark at 3.97 turns
-    s.update(3.99 * TURN, 0.0, AXIS, CENTRE, 0.1, 1.5)  # +0.02: too little for a new mark
+    s.update(3.95 * TURN, 0.0, AXIS, CENTRE, 0.1, 1.0)  # a progress mark at 3.95 turns
+    s.update(3.99 * TURN, 0.0, AXIS, CENTRE, 0.1, 1.5)  # +0.04: too little for a new mark
     assert s.fastened(3.99)
     assert not s.stalled(10.0, 3.99)
-    assert s.stalled(10.0, 3.97)  # short of the seat, with no progress for 9 s
+    assert s.stalled(10.0, 3.95)  # short of the seat, with no progress for 9 s
 
 
 def test_the_screw_follows_a_seated_blade_and_stays_when_it_slips() -> None:
