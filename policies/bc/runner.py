@@ -261,9 +261,10 @@ class BCRunner:
                 writer.close()
         if interrupted and main:
             self.save("last")
+            why = "interrupted" if by_signal else f"reached --max-steps {cfg.max_steps}"
             print(
-                f"stopped at epoch {self.epoch} batch {self.batch_in_epoch}: saved {self.out / 'checkpoint_last.pt'}; "
-                f"resume with --resume",
+                f"{why} at epoch {self.epoch} batch {self.batch_in_epoch}: saved {self.out / 'checkpoint_last.pt'}; "
+                f"continue with --resume",
                 flush=True,
             )
         summary["interrupted"] = interrupted

@@ -37,7 +37,7 @@ def test_ctrl_c_leaves_a_usable_checkpoint_and_the_run_resumes(recorded: Path, t
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, text
-    assert "resume with --resume" in text
+    assert "interrupted at epoch" in text and "continue with --resume" in text
     ck = checkpoint.load_raw(out / "checkpoint_last.pt")
     done = ck["training"]["step"]
     assert done >= 5 and ck["epoch"] >= 1
