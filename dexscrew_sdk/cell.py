@@ -14,6 +14,19 @@ from dexscrew_sdk.records import DeviceInfo
 from dexscrew_sdk.remote import PROXIES, NodeClient, RemoteArm, RemoteHand, RemoteTactile, RemoteWorld, require
 
 
+def _proxy(client: NodeClient, node: str, dev: str, timeout_s: float) -> object:
+    """The proxy for the kind the device reports in info(); its name is only a name."""
+    info = DeviceInfo.from_dict(client.call(dev, "info", timeout_s=timeout_s))
+    proxy_cls = PROXIES.get(info.kind)
+    if proxy_cls is None:
+        raise ConfigError(
+            f"device {dev!r} of node {node!r} reports kind {info.kind!r}; this SDK has proxies for {sorted(PROXIES)}"
+        )
+    proxy = proxy_cls(client, dev, info=info)  # type: ignore[call-arg]
+    proxy.connect()  # type: ignore[attr-defined]
+    return proxy
+
+
 @dataclass
 class Cell:
     config: CellConfig
@@ -30,21 +43,18 @@ class Cell:
             cfg = config_mod.load(cfg, overrides)
         nodes: dict[str, NodeClient] = {}
         devices: dict[str, object] = {}
-        for name, spec in cfg.nodes.items():
-            client = NodeClient(cfg.endpoints(name), spec.serves, ctx=Context(cfg.client_curve(name)))
-            nodes[name] = client
-            client.call("", "ping", timeout_s=connect_timeout_s)
-            for dev in spec.serves:
-                info = DeviceInfo.from_dict(client.call(dev, "info", timeout_s=connect_timeout_s))
-                proxy_cls = PROXIES.get(info.kind)  # the device says what it is; its name is only a name
-                if proxy_cls is None:
-                    raise ConfigError(
-                        f"device {dev!r} of node {name!r} reports kind {info.kind!r}; "
-                        f"this SDK has proxies for {sorted(PROXIES)}"
-                    )
-                proxy = proxy_cls(client, dev, info=info)
-                proxy.connect()
-                devices[dev] = proxy
+        try:
+            for name, spec in cfg.nodes.items():
+                client = NodeClient(cfg.endpoints(name), spec.serves, ctx=Context(cfg.client_curve(name)))
+                nodes[name] = client
+                client.call("", "ping", timeout_s=connect_timeout_s)
+                for dev in spec.serves:
+                    devices[dev] = _proxy(client, name, dev, connect_timeout_s)
+        except BaseException:  # nothing half-connected is left behind
+            for client in nodes.values():
+                client.close()
+                client.ctx.close()
+            raise
         period = 1.0 / cfg.control_hz
         clock: Clock = LockstepClock(period, list(nodes.values())) if cfg.lockstep else RealTimeClock(period)
         return cls(cfg, clock, nodes, devices)

@@ -159,6 +159,8 @@ def encode(topic: bytes, msg: Message, inline_max_bytes: int = INLINE_MAX_BYTES)
                 raise CodecError(f"{msg.type}.{template.name}: shape {arr.shape}, schema says {template.spec.shape}")
             return [template.encode(topic, msg.seq, msg.stamp_ns, arr)]
     schema = schema_of(msg.type)
+    if msg.seq < 0 or msg.stamp_ns < 0:
+        raise CodecError(f"{msg.type}: seq and ns must be non-negative integers")
     descr: list[list[Any]] = []
     frames: list[Any] = []
     for name, spec in schema.arrays.items():

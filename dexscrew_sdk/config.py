@@ -36,8 +36,7 @@ FACTORIES: dict[str, str] = {
     "ur5e": "drivers.ur5e:make_ur5e_node",
     "xhand": "drivers.xhand:make_xhand_node",
 }
-RESTART_POLICIES = ("never", "on-failure", "always")
-Restart = Literal["never", "on-failure", "always"]
+Restart = Literal["never", "on-failure", "always"]  # the launcher's restart policies
 
 
 @dataclass

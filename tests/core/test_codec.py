@@ -194,4 +194,8 @@ def test_template_path_refuses_what_the_generic_path_refuses() -> None:
         codec.decode([frames[0][:-1]])  # one byte short: not the template, and not valid msgpack either
     with pytest.raises(CodecError):
         codec.decode([frames[0] + b"\x00"])  # trailing garbage
-    assert codec.decode(frames_of(b"t", Message("arm_servo", -5, 0, {}, {"q_rad": np.zeros(6)})))[1].seq == -5
+    with pytest.raises(CodecError, match="non-negative"):  # a negative seq is refused on the way out and in
+        frames_of(b"t", Message("arm_servo", -5, 0, {}, {"q_rad": np.zeros(6)}))
+    generic = frames_of(b"t", Message("arm_servo", 5, 0, {}, {"q_rad": np.zeros(6)}))
+    with pytest.raises(CodecError, match="non-negative"):
+        codec.decode(with_header(generic, lambda h: h.update(seq=-5)))

@@ -47,7 +47,7 @@ def test_ik_recovers_nearby_pose(q: np.ndarray, dq: np.ndarray) -> None:
     [
         ([0.0] * 5, "shape"),
         ([[0.0] * 6], "shape"),
-        (["a"] * 6, "not numeric"),
+        (["a"] * 6, r"entry 0 is 'a' \(str\), not a number"),
         ([0, 0, float("nan"), 0, 0, 0], "entry 2 is nan"),
         ([0, 0, 0, float("inf"), 0, 0], "entry 3 is inf"),
     ],

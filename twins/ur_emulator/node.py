@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import signal
 import threading
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +26,8 @@ from dexscrew_sdk.reference import KinematicCell
 from twins.ur_emulator.controller import EmulatedController
 from twins.ur_emulator.server import Ports, UREmulator
 
-BACKENDS = ("kinematic", "twin")  # EmulatedCellParams.backend
+BackendName = Literal["kinematic", "twin"]
+BACKENDS: tuple[str, ...] = typing.get_args(BackendName)
 
 
 class LockedSimulation(Simulated):
@@ -62,7 +64,7 @@ class EmulatorPorts:
 class EmulatedCellParams(CellLimitParams):
     """`[nodes.N.params]` of `factory = "twins.ur_emulator.node:make_emulated_cell"`."""
 
-    backend: Literal["kinematic", "twin"] = "kinematic"
+    backend: BackendName = "kinematic"
     seed: int = 0
     host: str = "127.0.0.1"
     ports: EmulatorPorts = field(default_factory=EmulatorPorts)

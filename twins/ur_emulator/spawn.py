@@ -7,9 +7,6 @@ import selectors
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def spawn_emulator(args: Sequence[str] = (), timeout_s: float = 20.0) -> subprocess.Popen[str]:
@@ -18,9 +15,7 @@ def spawn_emulator(args: Sequence[str] = (), timeout_s: float = 20.0) -> subproc
     Raises RuntimeError, with the child killed, if it prints something else, exits, or says
     nothing for `timeout_s` (another emulator may hold port 30004: it waits for it to be free).
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "twins.ur_emulator", *args], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "twins.ur_emulator", *args], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line, answered = "", False
     with selectors.DefaultSelector() as sel:
