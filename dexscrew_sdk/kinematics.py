@@ -133,8 +133,33 @@ def _wrap_near(q: np.ndarray, q_near: np.ndarray, lower: np.ndarray, upper: np.n
     return out
 
 
-def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None) -> list[np.ndarray]:
-    """Every closed-form joint solution (angles in (-pi, pi]) placing the TCP at `pose`; [] if unreachable."""
+def _singular_theta6(t16: np.ndarray, t45: np.ndarray, hint: float) -> list[float]:
+    """Wrist singular (wrist 1 and 3 parallel): theta6 is free within what the elbow can reach. Frame 4's
+    squared distance from the shoulder is K + A cos(theta6) + B sin(theta6): keep the hint if it is
+    reachable, else the two values that bring that distance to the nearest reachable one."""
+    a2, a3, d6 = abs(UR5E_A[1]), abs(UR5E_A[2]), UR5E_D[5]
+
+    def reach2(th6: float) -> float:
+        p = (t16 @ np.linalg.inv(t45 @ _dh(th6, d6, 0.0, UR5E_ALPHA[5])))[:2, 3]
+        return float(p @ p)
+
+    f0, f1, f2 = reach2(0.0), reach2(np.pi / 2), reach2(np.pi)
+    k, a = (f0 + f2) / 2, (f0 - f2) / 2
+    b = f1 - k
+    lo, hi = (a2 - a3) ** 2, (a2 + a3) ** 2
+    at_hint = k + a * np.cos(hint) + b * np.sin(hint)
+    if lo <= at_hint <= hi or np.hypot(a, b) < 1e-15:
+        return [hint]
+    phi = float(np.arctan2(b, a))
+    dev = float(np.arccos(np.clip((np.clip(at_hint, lo, hi) - k) / np.hypot(a, b), -1.0, 1.0)))
+    return [phi + dev, phi - dev]
+
+
+def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None, theta6_hint: float = 0.0) -> list[np.ndarray]:
+    """Every closed-form joint solution (angles in (-pi, pi]) placing the TCP at `pose`; [] if unreachable.
+
+    At the wrist singularity (wrist 1 and 3 aligned) theta6 is free: `theta6_hint` is used when the
+    elbow can reach it, else the nearest values it can."""
     t = pose_to_matrix(np.asarray(pose, dtype=float))
     if tcp_offset is not None:
         t = t @ np.linalg.inv(pose_to_matrix(tcp_offset))
@@ -150,30 +175,34 @@ def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None) -> list[
         th1 = float(np.arctan2(p05[1], p05[0]) + s1 * np.arccos(np.clip(d4 / r, -1.0, 1.0)) + np.pi / 2)
         c1, si1 = np.cos(th1), np.sin(th1)
         c5 = (t[0, 3] * si1 - t[1, 3] * c1 - d4) / d6
-        if abs(c5) > 1.0 + 1e-9:
+        if abs(c5) > 1.0 + 1e-7:
             continue
         for s5 in (1.0, -1.0):
             th5 = s5 * float(np.arccos(np.clip(c5, -1.0, 1.0)))
             sg5 = 1.0 if np.sin(th5) >= 0 else -1.0  # both arguments carry sin(theta5): divide by its sign only
             y6, x6 = (-t60[1, 0] * si1 + t60[1, 1] * c1) * sg5, (t60[0, 0] * si1 - t60[0, 1] * c1) * sg5
-            th6 = float(np.arctan2(y6, x6)) if np.hypot(y6, x6) > 1e-12 else 0.0  # wrist singular: theta6 free
-            t01 = _dh(th1, d1, 0.0, UR5E_ALPHA[0])
+            t01_inv = np.linalg.inv(_dh(th1, d1, 0.0, UR5E_ALPHA[0]))
             t45 = _dh(th5, d5, 0.0, UR5E_ALPHA[4])
-            t56 = _dh(th6, d6, 0.0, UR5E_ALPHA[5])
-            t14 = np.linalg.inv(t01) @ t @ np.linalg.inv(t45 @ t56)
-            px, py = t14[0, 3], t14[1, 3]  # shoulder, elbow and wrist 1 move in frame 1's x/y plane
-            dist2 = px * px + py * py
-            c3 = (dist2 - a2 * a2 - a3 * a3) / (2 * a2 * a3)
-            if abs(c3) > 1.0 + 1e-9:
-                continue
-            for s3 in (1.0, -1.0):
-                th3 = s3 * float(np.arccos(np.clip(c3, -1.0, 1.0)))
-                th2 = float(np.arctan2(py, px) - np.arctan2(a3 * np.sin(th3), a2 + a3 * np.cos(th3)))
-                t13 = _dh(th2, 0.0, a2, 0.0) @ _dh(th3, 0.0, a3, 0.0)
-                t34 = np.linalg.inv(t13) @ t14
-                th4 = float(np.arctan2(t34[1, 0], t34[0, 0]))
-                q = np.array([th1, th2, th3, th4, th5, th6])
-                out.append(np.arctan2(np.sin(q), np.cos(q)))
+
+            if np.hypot(y6, x6) > 1e-9:
+                th6s = [float(np.arctan2(y6, x6))]
+            else:
+                th6s = _singular_theta6(t01_inv @ t, t45, theta6_hint)
+            for th6 in th6s:
+                t14 = t01_inv @ t @ np.linalg.inv(t45 @ _dh(th6, d6, 0.0, UR5E_ALPHA[5]))
+                px, py = t14[0, 3], t14[1, 3]  # shoulder, elbow and wrist 1 move in frame 1's x/y plane
+                dist2 = px * px + py * py
+                c3 = (dist2 - a2 * a2 - a3 * a3) / (2 * a2 * a3)
+                if abs(c3) > 1.0 + 1e-7:  # a stretched elbow sits on the boundary: allow rounding
+                    continue
+                for s3 in (1.0, -1.0):
+                    th3 = s3 * float(np.arccos(np.clip(c3, -1.0, 1.0)))
+                    th2 = float(np.arctan2(py, px) - np.arctan2(a3 * np.sin(th3), a2 + a3 * np.cos(th3)))
+                    t13 = _dh(th2, 0.0, a2, 0.0) @ _dh(th3, 0.0, a3, 0.0)
+                    t34 = np.linalg.inv(t13) @ t14
+                    th4 = float(np.arctan2(t34[1, 0], t34[0, 0]))
+                    q = np.array([th1, th2, th3, th4, th5, th6])
+                    out.append(np.arctan2(np.sin(q), np.cos(q)))
     return out
 
 
@@ -191,7 +220,7 @@ def inverse_nearest(
     hi = np.full(6, 2 * np.pi) if upper_rad is None else np.asarray(upper_rad, dtype=float)
     target = pose_to_matrix(np.asarray(pose, dtype=float))
     best, best_cost = None, np.inf
-    for q in inverse_all(pose, tcp_offset):
+    for q in inverse_all(pose, tcp_offset, float(q_near[5])):
         wrapped = _wrap_near(q, q_near, lo, hi)
         if wrapped is None:
             continue
