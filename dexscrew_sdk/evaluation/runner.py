@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dexscrew_sdk.errors import DexscrewError
+from dexscrew_sdk.errors import ConfigError, DexscrewError
 from dexscrew_sdk.evaluation.results import STATUS_INFRA, ResultsLog, TrialResult, TrialSpec, finished_keys
 from dexscrew_sdk.evaluation.worker import WorkerSetup, worker_main
 
-READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 300.0  # a worker imports torch, loads its methods and starts its node (slow on a loaded machine)
 # ("ready", wid, node_pid, worker_pid) | ("started", wid, key, node_pid) | ("result", wid, TrialResult)
 Event = tuple[Any, ...]
 
@@ -55,7 +55,7 @@ class Evaluation:
         self.out_dir = Path(out_dir)
         self.workers = workers or usable_cores()
         if self.workers < 1:
-            raise DexscrewError(f"--workers must be >= 1, got {self.workers}")
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         self.log = ResultsLog(self.out_dir / "trials.jsonl")
         self._ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited sockets or physics
         self._next_wid = 0

@@ -20,7 +20,7 @@ from dexscrew_sdk import config as config_mod
 from dexscrew_sdk.errors import CommandRejected, DeviceNotConnected, DeviceTimeoutError
 from dexscrew_sdk.evaluation.results import STATUS_INFRA, TrialResult, TrialSpec
 
-NODE_READY_TIMEOUT_S = 60.0
+NODE_READY_TIMEOUT_S = 180.0
 # Errors a hung node produces on the client side (a dead node makes any error infrastructure).
 NODE_ERRORS: tuple[type[BaseException], ...] = (DeviceTimeoutError, DeviceNotConnected, ConnectionError, OSError)
 
