@@ -22,6 +22,7 @@ def demo(out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
 
 
+@pytest.mark.timeout(1800)  # the whole method, twice (the second run only reads what the first wrote)
 def test_the_whole_method_runs_in_one_command_and_a_rerun_resumes_without_redoing_steps(tmp_path: Path) -> None:
     try:
         demo_pipeline.preflight()

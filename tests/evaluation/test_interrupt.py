@@ -30,6 +30,7 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
+@pytest.mark.timeout(900)
 def test_ctrl_c_stops_every_node_keeps_finished_trials_and_a_rerun_does_only_the_rest(tmp_path: Path) -> None:
     log = tmp_path / "trials.jsonl"
     proc = subprocess.Popen(eval_cmd(tmp_path, 40), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
