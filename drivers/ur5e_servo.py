@@ -40,6 +40,12 @@ class ServoStream:
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stop.is_set()
 
+    @property
+    def settled(self) -> bool:
+        """The stream has reached the newest target and stands still there."""
+        with self._lock:
+            return self._interp.settled
+
     def push(self, q_rad: np.ndarray) -> None:
         with self._lock:
             self._interp.push(q_rad, time.monotonic())

@@ -17,6 +17,7 @@ from dexscrew_sdk.clock import RealTimeClock
 from dexscrew_sdk.servo_interpolation import DEFAULT_MAX_ACCEL_RAD_S2
 from dexscrew_sdk.teleop.command import Frame, MotionKind, OperatorCommand
 from dexscrew_sdk.teleop.wrist import WristController, WristLimits
+from tests.conftest import wait_until
 
 pytest.importorskip("rtde_control")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,9 +71,9 @@ def test_a_20hz_session_reaches_the_controller_as_a_smooth_500hz_stream(tmp_path
         try:
             arm.move_to(joints.UR5E_HOME_RAD + np.array([0, 0, 0, 0, 0.3, 0]), speed_rad_s=1.0)
             sent = _session(arm, seconds=2.0)
-            import time
-
-            time.sleep(3 * APP_PERIOD_S)  # the stream finishes its last segment
+            stream = arm._stream  # the driver's servo thread
+            assert stream is not None
+            wait_until(lambda: stream.settled, 10.0, "the servo stream to land on the last target")
             arm.stop()
         finally:
             arm.close()
