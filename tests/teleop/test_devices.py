@@ -17,6 +17,7 @@ from dexscrew_sdk.teleop.devices.gamepad import BUTTON_A, BUTTON_RB, BUTTON_STAR
 from dexscrew_sdk.teleop.devices.keyboard import KeyboardDevice
 from dexscrew_sdk.teleop.devices.quest import QuestDevice
 from dexscrew_sdk.teleop.devices.spacemouse import SpaceMouseDevice
+from tests.conftest import wait_until
 from tests.teleop.conftest import FAKES
 
 VIEW = OperatorView()
@@ -66,15 +67,11 @@ def test_keyboard_over_a_pty_is_cbreak_and_turns_keys_into_commands() -> None:
         os.close(slave)
 
 
-def _read_until(kb: KeyboardDevice, done, tries: int = 200):
-    import time
-
-    for _ in range(tries):
-        cmd = kb.read(VIEW)
-        if done(cmd):
-            return cmd
-        time.sleep(0.005)  # the pty delivers the written bytes asynchronously
-    raise AssertionError("keyboard command never arrived")
+def _read_until(kb, done, timeout_s: float = 5.0):
+    """Read commands until one satisfies `done` (the pty delivers written bytes asynchronously)."""
+    found = []
+    wait_until(lambda: found.append(kb.read(VIEW)) or done(found[-1]), timeout_s, "the keyboard command")
+    return found[-1]
 
 
 def test_keyboard_refuses_a_non_terminal_with_a_reason(tmp_path) -> None:
