@@ -4,11 +4,12 @@ turns the nut at least half a turn in 60 s of simulated time, more than holding 
 Full fastening is reported (printed), not asserted.
 
 Known gap, measured under load (2 scripted nut/square demonstrations of 30 s, 2.56 turns each; the
-small model below): after 216 steps the policy turns the nut -0.06 turn (holding still: 0.0004); after
-1500 steps (19 min here) 0.17 turn executing 8 of 16 and 0.25 turn with ensembling (holding still:
-0.04). Two demonstrations are too few for the closed loop; the turn criterion is therefore reported
-as an expected failure until more demonstrations (or training) make it pass. Everything before it
-(recording, loss halving, a fault-free 60 s run) is asserted.
+small model below, 60 s on the seed): after this test's 216 steps -0.17 turn with ensembling; after
+400 steps -0.06 turn executing 8 of 16; after 1500 steps (19 min here) 0.17 turn executing 8 of 16
+and 0.25 turn with ensembling (holding still: 0.0004 to 0.04). Two demonstrations are too few for
+the closed loop; the turn criterion is therefore reported as an expected failure until more
+demonstrations (or training) make it pass. Everything before it (recording, loss halving, a
+fault-free 60 s run) is asserted.
 """
 
 from __future__ import annotations
