@@ -29,7 +29,7 @@ def _run(deltas: list[np.ndarray], a_max: float = 20.0, tail_s: float = 1.0) -> 
     return np.asarray(out), q_app
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(deltas=targets)
 def test_steps_and_accelerations_are_bounded_and_the_last_target_is_reached(deltas: list[np.ndarray]) -> None:
     q, final = _run(deltas)

@@ -231,3 +231,34 @@ def test_an_ik_failure_is_shown_on_the_status_line_and_recorded(local_cell: Loca
     assert "IK FAIL" in screen.getvalue()
     assert any(e["kind"] == "ik_failed" for e in ep.events)
     np.testing.assert_allclose(ep.data["action_rad"][5, 12:], ep.data["action_rad"][4, 12:], atol=1e-6)
+
+
+class _Lifter(RehearsalOperator):
+    """Lifts the wrist 1 cm per step from step 3 on."""
+
+    kind = MotionKind.POSE_DELTA
+
+    def read(self, view):
+        cmd = super().read(view)
+        lift = np.array([0, 0, 0.01, 0, 0, 0]) if view.step >= 3 else np.zeros(6)
+        return replace(cmd, motion=lift, clutch=True)
+
+
+def test_a_target_the_arm_rejects_is_recorded_with_the_command_still_in_effect(local_cell, tmp_path) -> None:
+    from dexscrew_sdk import kinematics
+    from dexscrew_sdk.recording import ControlEvent
+    from dexscrew_sdk.safety import Workspace
+
+    arm = local_cell.arm
+    z0 = kinematics.forward(arm.q, arm.tcp_offset)[2]
+    arm.workspace = Workspace((-2, -2, -2), (2, 2, z0 + 0.025))  # the arm's own limit, tighter than teleop's
+    session, rec = _session(local_cell, _Lifter(local_cell.clock.period_s), tmp_path, seconds=0.5)
+    outcomes = session.run()
+    rec.close()
+    d = load_episode(outcomes[0].path).data
+    rejected = (d["control_events"] & ControlEvent.ARM_REJECTED) != 0
+    assert rejected.any() and not rejected[:4].any()
+    first = int(np.flatnonzero(rejected)[0])
+    assert np.isfinite(d["rejected_target_rad"][first, 12:]).all()  # what was refused ...
+    np.testing.assert_array_equal(d["action_rad"][first, 12:], d["action_rad"][first - 1, 12:])  # ... and what held
+    assert (d["arm_cmd_seq"][first] == d["arm_cmd_seq"][first - 1]) and np.isnan(d["rejected_target_rad"][0]).all()
