@@ -166,3 +166,28 @@ def test_commands_go_through_the_safety_layer(trained: Path) -> None:
     report = run_policy(cell, load_policy(trained), duration_s=2.0)
     assert report.fault is not None and report.fault.startswith("EmergencyStopActive: servo refused")
     assert 10 <= report.steps <= 11 and cell.hand.stops == 1
+
+
+@pytest.mark.parametrize("touch", [True, False])
+def test_the_frozen_network_deploys_the_same_actions_as_the_eager_one(trained: Path, touch: bool) -> None:
+    import torch
+
+    from policies.bc.checkpoint import LoadedPolicy
+    from policies.bc.data import synthetic_episodes
+    from policies.bc.layout import BCLayout
+    from policies.bc.model import BCNet
+    from policies.bc.normalise import Normaliser
+    from policies.bc.policy import BCPolicy
+    from tests.bc.conftest import tiny_model
+
+    cfg = tiny_model(use_touch=touch)
+    net = BCNet(cfg).eval()
+    ep = synthetic_episodes(1, 30)[0]
+    norm = Normaliser.fit([(ep.q, ep.tactile if touch else None, ep.action)], 30)
+    policy = BCPolicy(LoadedPolicy(net, BCLayout(use_touch=touch), norm, cfg, {}, trained))
+    assert isinstance(policy.run, torch.jit.ScriptModule)
+    for i in range(7):
+        chunk = policy.act(ep.q[i], ep.tactile[i].reshape(5, 120, 3) if touch else None)
+    with torch.no_grad():
+        eager = policy.norm.actions_rad(net(policy._q, policy._t)[0]).double().numpy()
+    np.testing.assert_allclose(chunk, eager, atol=1e-5)
