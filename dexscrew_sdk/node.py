@@ -22,63 +22,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import zmq
 
 from dexscrew_sdk import codec, rpc
-from dexscrew_sdk.bus import NOBLOCK, Context, CurveKeys, Endpoints, recv_frames, send
+from dexscrew_sdk.bus import NOBLOCK, Context, recv_frames, send
 from dexscrew_sdk.codec import Message
 from dexscrew_sdk.errors import (
     CodecError,
     CommandRejected,
-    ConfigError,
     DeviceTimeoutError,
     DexscrewError,
     MoveTimeoutError,
 )
-from dexscrew_sdk.interfaces import Arm, ClockDrivenArm, Device, Hand, Simulated, TactileSensor, World
+from dexscrew_sdk.hosting import Hosted, NodeOptions, NodeStats, jsonable_dict, pick_devices, progress_dict
+from dexscrew_sdk.interfaces import Arm, ClockDrivenArm, Hand, TactileSensor, World
 from dexscrew_sdk.messages import STATE_ENCODERS, state_topic
 from dexscrew_sdk.records import SENDER_SHIFT
 
+# Hosted, NodeOptions, NodeStats and pick_devices live in hosting.py; factories import them from here too.
+__all__ = ["Hosted", "Node", "NodeOptions", "NodeStats", "jsonable_dict", "pick_devices"]
+
 log = logging.getLogger(__name__)
 LOG_EVERY_S = 0.5  # rejected input is always counted and published as an event; logged at most this often
-
-
-@dataclass
-class Hosted:
-    """What a device factory returns: named devices, and the simulation behind them if any."""
-
-    devices: dict[str, Device]
-    sim: Simulated | None = None
-
-
-def pick_devices(available: dict[str, Device], wanted: tuple[str, ...], what: str) -> dict[str, Device]:
-    """The devices a node serves, from those its factory built; ConfigError naming the valid ones."""
-    unknown = sorted(set(wanted) - set(available))
-    if unknown:
-        raise ConfigError(f"{what} has no devices {unknown}; choose from {sorted(available)}")
-    return {k: available[k] for k in wanted}
-
-
-@dataclass
-class NodeOptions:
-    name: str
-    endpoints: Endpoints = field(default_factory=Endpoints)
-    publish_hz: float = 100.0
-    watchdog_s: float = 0.2
-    lockstep: bool = False
-    curve: CurveKeys | None = None
-
-
-@dataclass
-class NodeStats:
-    received: int = 0
-    applied: int = 0
-    rejected: int = 0
-    superseded: int = 0  # valid streaming commands replaced by a newer one before being applied
-    watchdog_stops: int = 0
-    published: int = 0
-    last_error: str = ""
 
 
 @dataclass
@@ -370,7 +335,7 @@ class Node:
             "tick": self._rpc_tick,
             "reset": lambda c: c.device.reset(**c.args),
             "perturb": lambda c: c.device.perturb(**c.args),
-            "progress": lambda c: _progress_dict(c.device),
+            "progress": lambda c: progress_dict(c.device),
         }
         assert set(table) == set(rpc.METHODS), "every declared method has a handler, and only those"
         return table
@@ -446,32 +411,3 @@ class Node:
 
 
 _DEFERRED = object()
-
-
-def _progress_dict(world: World) -> dict[str, Any]:
-    p = world.progress()
-    return {
-        "turns_done": float(p.turns_done),
-        "turns_required": float(p.turns_required),
-        "fastened": bool(p.fastened),
-        "time_s": float(p.time_s),
-        "task": p.task,
-        "shape": p.shape,
-        "stalled": bool(p.stalled),
-        "unseated": bool(p.unseated),
-        "seat_torque_nm": float(p.seat_torque_nm),
-    }
-
-
-def jsonable_dict(d: dict[str, Any]) -> dict[str, Any]:
-    """numpy values -> msgpack-native values, so device `extra` info can hold arrays."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            v = jsonable_dict(v)
-        elif isinstance(v, np.ndarray):
-            v = v.tolist()
-        elif isinstance(v, np.generic):
-            v = v.item()
-        out[k] = v
-    return out
