@@ -19,7 +19,7 @@ from policies.rl.distill import Distillation
 from policies.rl.export import student_from_checkpoint
 from policies.rl.models import ActorCritic, StudentActorCritic
 from policies.rl.ppo import PPO, Rollout
-from policies.rl.sdk import joints
+from policies.rl.sdk import joints, layout
 from policies.rl.task import RevoluteTask
 
 
@@ -114,7 +114,12 @@ class Runner:
             "rad_per_s": deque(maxlen=200),
             "length_s": deque(maxlen=200),
             "terminated": deque(maxlen=200),
+            # which termination rule ended them (policies.rl.task.Termination.causes)
+            "end_tip_far": deque(maxlen=200),
+            "end_no_progress": deque(maxlen=200),
+            "end_no_contact": deque(maxlen=200),
         }  # type: Dict[str, Deque[float]]
+        self._ended = 0  # episodes ended in the current iteration
         self.distill = None  # type: Optional[Distillation]
         if cfg.stage == "teacher":
             self.ppo = PPO(self.teacher, cfg.ppo, cfg.seed)  # type: Optional[PPO]
@@ -202,8 +207,10 @@ class Runner:
     def _record(self, info: dict[str, Any]) -> None:
         ep = info.get("episode")
         if ep:
+            self._ended += len(ep["length_s"])
             for k, q in self.episodes.items():
-                q.extend(float(x) for x in ep[k])
+                if k in ep:
+                    q.extend(float(x) for x in ep[k])
 
     def _ppo_iteration(self, o):  # type: ignore[no-untyped-def]
         """One PPO iteration: the teacher's, or the student's fine-tuning (whose actor reads the history)."""
@@ -261,10 +268,16 @@ class Runner:
         return o, stats
 
     def _episode_stats(self) -> dict[str, float]:
+        """Means over the last 200 ended episodes, and two figures that are not censored: early in a run
+        only episodes that terminated early can have ended, so their mean length says little; the share of
+        environments whose episode ended this iteration and the mean age of the running episodes do."""
         out = {}
         for k, q in self.episodes.items():
             if q:
                 out["episode_" + k] = sum(q) / len(q)
+        out["episodes_ended_share"] = self._ended / self.env.n
+        out["episode_age_s"] = float(self.env.steps.float().mean()) / layout.CONTROL_HZ
+        self._ended = 0
         return out
 
     def _progress_line(self, s: dict[str, float], end: int) -> str:
@@ -272,6 +285,8 @@ class Runner:
             "reward_per_step",
             "episode_rad_per_s",
             "episode_length_s",
+            "episodes_ended_share",
+            "episode_age_s",
             "loss_value",
             "loss_action",
             "loss_latent",

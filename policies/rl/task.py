@@ -36,6 +36,7 @@ class Termination:
         self.ref_angle = torch.zeros(n, device=device)
         self.since_progress = torch.zeros(n, dtype=torch.long, device=device)
         self.since_contact = torch.zeros(n, dtype=torch.long, device=device)
+        self.causes = {}  # type: Dict[str, torch.Tensor]
 
     def reset(self, ids: torch.Tensor, angle: torch.Tensor) -> None:
         self.ref_angle[ids] = angle[ids]
@@ -50,8 +51,15 @@ class Termination:
         zero = torch.zeros_like(self.since_progress)
         self.since_progress = torch.where(progressed, zero, self.since_progress + 1)
         self.since_contact = torch.where(s.contact.any(-1), zero, self.since_contact + 1)
-        stalled = (self.since_progress > self.window_steps) | (self.since_contact > self.window_steps)
-        return far | stalled | ~torch.isfinite(s.q).all(-1)
+        # which rule fired, per environment: training logs report the share of each (the mean length of the
+        # episodes that ended is censored early in a run: only early terminations can have ended yet)
+        self.causes = {
+            "tip_far": far,
+            "no_progress": self.since_progress > self.window_steps,
+            "no_contact": self.since_contact > self.window_steps,
+            "non_finite": ~torch.isfinite(s.q).all(-1),
+        }
+        return torch.stack(list(self.causes.values())).any(0)
 
 
 class RevoluteTask:
@@ -151,6 +159,8 @@ class RevoluteTask:
                 "rad_per_s": (s.angle[done_ids] - self.start_angle[done_ids]) / dur,
                 "terminated": terminated[done_ids].clone(),
             }
+            for cause, fired in self.watch.causes.items():
+                info["episode"]["end_" + cause] = fired[done_ids].float()
             self._reset_ids(done_ids)
             s = self.backend.state()
             self._after_reset(s, done_ids)
