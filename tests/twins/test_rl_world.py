@@ -201,3 +201,44 @@ def test_rotor_inertia_sits_in_the_links_about_their_joint_axes() -> None:
         inertia = pb.getDynamicsInfo(h.body, j1, physicsClientId=w.client)[2]
         assert inertia[0] == pytest.approx(1.74e-5 + rl_recipe.ARMATURE_KGM2)
         assert inertia[1] == pytest.approx(1.69e-5 + rl_recipe.ARMATURE_KGM2 / 2)
+
+
+def test_merged_hand_reports_the_authors_tip_frames_and_masses() -> None:
+    """The world's hand has its fixed links merged (speed); its `_tip` states, contact links and link masses
+    are those of the generated model loaded as it is, with the same joint state."""
+    import pybullet as pb
+
+    from dexscrew_sdk import joints
+    from twins import xhand_left
+    from twins.bullet import link_indices, urdf_file
+
+    with RevoluteWorld(RLWorldConfig(task="nut", num_envs=1, seed=3, randomise=True)) as w:
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            w.step(w.targets() + rng.normal(0, 0.05, (1, 12)))
+        h = w.hands[0]
+        assert pb.getNumJoints(h.body, physicsClientId=w.client) == 12  # no fixed links left
+        pos, quat, vel = h.tip_states()
+        q, qd = h.joint_states()
+        frame_pos, frame_quat = pb.getBasePositionAndOrientation(h.body, physicsClientId=w.client)
+        limits = (w.joint_lower, w.joint_upper)
+        path = urdf_file(xhand_left.hand_urdf(visual=False, limits=limits, armature_kgm2=rl_recipe.ARMATURE_KGM2))
+        c = pb.connect(pb.DIRECT)
+        try:
+            ref = pb.loadURDF(path, useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=c)
+            rot = np.array(pb.getMatrixFromQuaternion(frame_quat)).reshape(3, 3)
+            com = np.array(frame_pos) + rot @ np.array(pb.getDynamicsInfo(ref, -1, physicsClientId=c)[3])
+            pb.resetBasePositionAndOrientation(ref, com.tolist(), frame_quat, physicsClientId=c)
+            jn, ln = link_indices(c, ref)
+            for name, a, b in zip(joints.HAND_JOINT_NAMES, q, qd, strict=True):
+                pb.resetJointState(ref, jn[name], a, b, physicsClientId=c)
+            tips = [ln[t] for t in rl_recipe.TIP_LINKS]
+            s = pb.getLinkStates(ref, tips, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=c)
+            assert np.abs(pos - np.array([x[4] for x in s])).max() < 1e-6
+            assert np.abs(quat - np.array([x[5] for x in s])).max() < 1e-6
+            assert np.abs(vel - np.array([x[6] for x in s])).max() < 1e-6
+            for d, link in zip(rl_recipe.DISTAL_LINKS, h.distal_ids, strict=True):  # + the massless frames' 1e-5 kg
+                merged = pb.getDynamicsInfo(h.body, link, physicsClientId=w.client)[0]
+                assert merged == pytest.approx(pb.getDynamicsInfo(ref, ln[d], physicsClientId=c)[0], rel=2e-3)
+        finally:
+            pb.disconnect(c)
