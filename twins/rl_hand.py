@@ -88,14 +88,11 @@ class RLHand:
         )
         return np.clip(p.kp * (q_t - q) - p.kd * qd, -effort, effort)
 
-    def torque_pd(self, q_t: np.ndarray, p: SceneParams, effort: np.ndarray) -> np.ndarray:
-        """One physics step of torque PD, tau = Kp (q_t - q) - Kd qd, clipped to `effort` (the torque)."""
-        q, qd = self.joint_states()
-        tau = np.clip(p.kp * (q_t - q) - p.kd * qd, -effort, effort)
+    def apply_torques(self, tau_nm: list[float]) -> None:
+        """Joint torques for the next physics step, canonical order (one engine call for the 12 joints)."""
         pb.setJointMotorControlArray(
-            self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau.tolist(), physicsClientId=self.client
+            self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau_nm, physicsClientId=self.client
         )
-        return tau
 
     def joint_states(self) -> tuple[np.ndarray, np.ndarray]:
         s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)

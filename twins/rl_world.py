@@ -219,11 +219,16 @@ class RevoluteWorld:
                 self._tau[e] = self.hands[e].drive(t[e], self._q[e], self._qd[e], self.params[e], self.effort, self.dt)
             for _ in range(self.substeps):
                 pb.stepSimulation(physicsClientId=self.client)
-        else:
+        else:  # torque PD every physics step, all environments in one numpy expression
+            kp = np.array([[p.kp] for p in self.params])
+            kd = np.array([[p.kd] for p in self.params])
             tau = np.zeros_like(self._tau)
             for _ in range(self.substeps):
-                for e in range(self.num_envs):
-                    tau[e] += self.hands[e].torque_pd(t[e], self.params[e], self.effort)
+                q, qd = self._joint_states()
+                tau_k = np.clip(kp * (t - q) - kd * qd, -self.effort, self.effort)
+                for hand, row in zip(self.hands, tau_k.tolist(), strict=True):
+                    hand.apply_torques(row)
+                tau += tau_k
                 pb.stepSimulation(physicsClientId=self.client)
             self._tau = tau / self.substeps  # the period's mean torque
         self._read_state(np.arange(self.num_envs))
@@ -232,6 +237,12 @@ class RevoluteWorld:
         if bad.any():
             self.faults += int(bad.sum())
             self.reset(np.flatnonzero(bad))
+
+    def _joint_states(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 12) joint positions and velocities of every hand, read from the engine now."""
+        c = self.client
+        s = [pb.getJointStates(h.body, h.joint_ids, physicsClientId=c) for h in self.hands]
+        return np.array([[x[0] for x in e] for e in s]), np.array([[x[1] for x in e] for e in s])
 
     def _read_state(self, ids: np.ndarray) -> None:
         for e in ids:
