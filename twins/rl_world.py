@@ -10,13 +10,11 @@ has gravity off, and the object can only turn about a vertical axis, where its
 weight has no moment. So the world runs with zero gravity and the friction bound
 is computed from m g (docs/twins.md).
 
-Hand actuation: torque PD, tau = Kp (target - q) - Kd qdot on joints with the
-0.001 kg m^2 rotor inertia. PyBullet has no armature, and explicit torque PD on
-the light finger links is unstable at 200 Hz; each joint instead uses the
-engine's implicit position motor with positionGain = Kp dt^2 / I and
-velocityGain = Kd dt / I (the same PD on an armature-dominated joint) and a force
-bound of |PD torque| at the period's start, clamped to the authors' effective
-effort array (or only to 300 N m, unclamped).
+Hand actuation (docs/twins.md): torque PD, tau = Kp (target - q) - Kd qdot, computed for every
+environment and applied every physics step, on joints whose child links carry the 0.001 kg m^2 rotor
+inertia (PyBullet has no armature; without it explicit PD on the light finger links is unstable at
+200 Hz); clipped to the authors' effective effort array, or only to 300 N m (unclamped).
+actuation="motor" is the older emulation by the engine's position motor.
 """
 
 from __future__ import annotations
@@ -258,7 +256,7 @@ class RevoluteWorld:
         return self._qd.copy()
 
     def hand_torque(self) -> np.ndarray:
-        """The PD torques of the last control period's start (what the motor bound allows)."""
+        """Torque PD: the last control period's mean torque; "motor": the PD torque at the period's start."""
         return self._tau.copy()
 
     def targets(self) -> np.ndarray:
