@@ -14,6 +14,7 @@ and its last lines are kept for that report.
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from typing import IO, TextIO
 
 from dexscrew_sdk.config import CellConfig, NodeSpec
 from dexscrew_sdk.errors import DeviceTimeoutError, NodeExitedError
+from dexscrew_sdk.node_process import SUPERVISOR_PID_ENV
 from dexscrew_sdk.remote import NodeClient
 
 __all__ = ["Launcher", "NodeExitedError", "wait_node_ready"]
@@ -120,7 +122,8 @@ class Launcher:
         for o in self.overrides:
             cmd += ["--set", o]
         # our Ctrl-C is handled here, not by children; their stderr passes through us (and is remembered)
-        proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE)
+        env = {**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())}
+        proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, env=env)
         assert proc.stderr is not None
         threading.Thread(target=_forward, args=(proc.stderr, tail, sys.stderr), daemon=True).start()
         self.say(f"node {spec.name} started pid={proc.pid} serves={','.join(spec.serves)}")

@@ -97,6 +97,10 @@ class Node:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def wait_stop_requested(self, timeout_s: float) -> bool:
+        """True once a stop was requested; False after timeout_s without one."""
+        return self._stop.wait(timeout_s)
+
     def serve_forever(self) -> None:
         for dev in self.devices.values():
             dev.connect()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
+import threading
 
 import zmq
 
@@ -15,6 +17,11 @@ from dexscrew_sdk.node import Hosted, Node, NodeOptions
 from dexscrew_sdk.params import NodeContext
 
 log = logging.getLogger(__name__)
+
+# Set by the launcher in each child's environment: a node whose supervisor is gone (SIGKILLed, crashed)
+# stops by itself instead of living on as an orphan holding its ports and a core.
+SUPERVISOR_PID_ENV = "DEXSCREW_SUPERVISOR_PID"
+SUPERVISOR_POLL_S = 0.5
 
 
 def build_node(cfg: CellConfig, name: str) -> Node:
@@ -86,4 +93,21 @@ def run_node(cfg: CellConfig, name: str) -> None:
     # Everything built so far (devices, models, physics) lives as long as the node: keep it out
     # of the cyclic collector's way so a full collection cannot stall the control loop for long.
     gc.freeze()
+    watch_supervisor(node, os.environ.get(SUPERVISOR_PID_ENV))
     node.serve_forever()
+
+
+def watch_supervisor(node: Node, supervisor_pid: str | None) -> None:
+    """Stop the node when the process that launched it is no longer its parent."""
+    if not supervisor_pid:
+        return
+    pid = int(supervisor_pid)
+
+    def watch() -> None:
+        while not node.wait_stop_requested(SUPERVISOR_POLL_S):
+            if os.getppid() != pid:
+                log.warning("supervisor pid %d is gone: stopping", pid)
+                node.request_stop()
+                return
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()

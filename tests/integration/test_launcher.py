@@ -70,3 +70,32 @@ def test_up_restarts_a_killed_node_and_stops_cleanly_on_ctrl_c() -> None:
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+
+
+def _alive(pid: int) -> bool:
+    """True while pid exists and is not a zombie (an orphan's zombie is reaped by init, not by us)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_node_whose_launcher_is_killed_stops_by_itself() -> None:
+    base = free_base_port()
+    cmd = [sys.executable, "-m", "dexscrew_sdk.cli", "up", str(REFERENCE_CELL), "--set", f"nodes.cell.base_port={base}"]
+    launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = _Lines(launcher)
+    node_pid = None
+    try:
+        node_pid = int(lines.wait_for(r"node cell started pid=(\d+)", 30).group(1))
+        lines.wait_for(r"cell reference ready", 30)
+        launcher.kill()  # SIGKILL: no chance to stop its children
+        launcher.wait()
+        wait_until(lambda: not _alive(node_pid), 10.0, f"orphaned node {node_pid} to stop by itself")
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        if node_pid is not None and _alive(node_pid):
+            os.kill(node_pid, signal.SIGKILL)
