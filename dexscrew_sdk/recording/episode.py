@@ -14,7 +14,6 @@ truncated file is detected; `verify_episode` reads every member to prove it.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk.recording.errors import EpisodeFileError
-from dexscrew_sdk.recording.log import fsync_dir, storage_error
+from dexscrew_sdk.recording.log import replace_atomically
 from dexscrew_sdk.recording.schema import FORMAT_VERSION, dtype_from_descr
 
 EPISODE_SUFFIX = ".npz"
@@ -52,16 +51,7 @@ def write_episode(path: Path, meta: dict[str, Any], rows: np.ndarray, events: li
     arrays: dict[str, np.ndarray] = {"meta_json": _json_array(meta), "events_json": _json_array(events)}
     for name in rows.dtype.names or ():
         arrays[name] = np.ascontiguousarray(rows[name])
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise storage_error("writing episode file", path, exc) from None
+    replace_atomically(path, tmp, "wb", lambda f: np.savez(f, **arrays), "writing episode file")
     return path.stat().st_size
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from dexscrew_sdk.recording.episode import EPISODE_SUFFIX, LOG_SUFFIX, parse_episode_index, read_meta
 from dexscrew_sdk.recording.errors import DatasetBusyError, EpisodeFileError
-from dexscrew_sdk.recording.log import fsync_dir, storage_error
+from dexscrew_sdk.recording.log import replace_atomically, storage_error
 from dexscrew_sdk.recording.schema import FORMAT_VERSION
 
 INDEX_KEYS = (
@@ -43,16 +43,7 @@ INDEX_KEYS = (
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Temp file, fsync, rename, fsync folder: readers see the old or the new file, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, allow_nan=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise storage_error("writing", path, exc) from None
+    replace_atomically(path, tmp, "w", lambda f: json.dump(data, f, indent=1, allow_nan=True), "writing")
 
 
 @dataclass

@@ -14,9 +14,10 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -182,3 +183,18 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_atomically(path: Path, tmp: Path, mode: str, write: Callable[[IO[Any]], None], action: str) -> None:
+    """The one durable whole-file write of a dataset: write tmp, fsync, rename over path, fsync the folder.
+    Readers see the old file or the new one, never half of one; a failure leaves path untouched."""
+    try:
+        with open(tmp, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(action, path, exc) from None
