@@ -8,6 +8,10 @@ mistakes. As in DAgger, the labelled data of recent iterations is aggregated
 The environment clamps actions to [-1, 1], so where the teacher's action is
 saturated only the student's side of the limit matters: a student at 3 where
 the teacher says 1 acts identically and is not penalised.
+
+The teacher is either the project's privileged teacher (its actor is copied
+and frozen; the student learns the latent) or a released student
+(policies.rl.released: the student's actor is trained too, action loss only).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 
 from policies.rl.config import StudentConfig
 from policies.rl.models import ActorCritic, HistoryEncoder, StudentPolicy
+from policies.rl.released import ReleasedTeacher
 from policies.rl.task import Observations
 
 
@@ -31,13 +36,19 @@ class Distillation:
         frame_dim: int,
         seed: int = 0,
         device: torch.device | str = "cpu",
+        released: ReleasedTeacher | None = None,
     ) -> None:
+        """With `released`, `teacher` is only the shell whose actor the student trains from scratch."""
         self.teacher = teacher.eval()
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
+        self.released = released
         latent_dim = teacher.priv_enc[0][-1].out_features
         encoder = HistoryEncoder(frame_dim, hist_len, latent_dim).to(device)
-        self.student = StudentPolicy(copy.deepcopy(teacher), encoder)
+        if released is None:
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+            self.student = StudentPolicy(copy.deepcopy(teacher), encoder)
+        else:
+            self.student = StudentPolicy(teacher, encoder)
         self.student.obs_norm.requires_grad_(False)
         self.cfg = cfg
         self.opt = torch.optim.Adam([p for p in self.student.parameters() if p.requires_grad], lr=cfg.lr)
@@ -50,10 +61,18 @@ class Distillation:
     def act(self, o: Observations) -> torch.Tensor:
         """The student's action; the step's inputs and the teacher's labels are stored for the update."""
         self.student.encoder.hist_norm.update(o.hist)
+        if self.released is not None:
+            self.student.obs_norm.update(o.obs)  # a fresh actor: its input statistics are learnt here
+            a_t = self.released.label(o.hist)
+            z_t = torch.zeros(o.obs.shape[0], 0, device=o.obs.device)  # no latent to match
+        else:
+            z_t = self.teacher.latent(o.priv)
+            a_t = self.teacher.act_from_latent(o.obs, z_t).clamp(-1.0, 1.0)  # the env clamps: only this matters
         a_s, _ = self.student(o.obs, o.hist)
-        z_t = self.teacher.latent(o.priv)
-        a_t = self.teacher.act_from_latent(o.obs, z_t).clamp(-1.0, 1.0)  # the env clamps: only this part matters
         self._buf.append({"obs": o.obs, "hist": o.hist, "a_t": a_t, "z_t": z_t})
+        return self._mix(a_s, a_t)
+
+    def _mix(self, a_s: torch.Tensor, a_t: torch.Tensor) -> torch.Tensor:
         if self.cfg.teacher_action_prob > 0:
             use_t = torch.rand(a_s.shape[0], generator=self.gen) < self.cfg.teacher_action_prob
             a_s = torch.where(use_t.unsqueeze(-1).to(a_s.device), a_t, a_s)
@@ -73,7 +92,8 @@ class Distillation:
             idx = torch.randint(total, (size,), generator=self.gen).to(data["obs"].device)
             a_s, z_s = self.student(data["obs"][idx], data["hist"][idx])
             la = action_loss(a_s, data["a_t"][idx])
-            lz = ((z_s - data["z_t"][idx]) ** 2).sum(-1).mean()
+            z_t = data["z_t"][idx]
+            lz = ((z_s - z_t) ** 2).sum(-1).mean() if z_t.shape[-1] else torch.zeros((), device=z_s.device)
             self.opt.zero_grad()
             (la + lz).backward()
             torch.nn.utils.clip_grad_norm_(self.student.parameters(), 1.0)

@@ -73,6 +73,7 @@ def metadata(data: dict[str, Any], sha256: str) -> dict[str, Any]:
             "env_steps": int(data["env_steps"]),
             "seed": int(data["config"]["seed"]),
             "backend": data["config"]["backend"],
+            "teacher": data.get("teacher_source") or {"kind": "teacher"},
         },
         "sha256": sha256,
     }

@@ -19,6 +19,7 @@ from policies.rl.distill import Distillation
 from policies.rl.export import student_from_checkpoint
 from policies.rl.models import ActorCritic, StudentActorCritic
 from policies.rl.ppo import PPO, Rollout
+from policies.rl.released import ReleasedTeacher, is_released
 from policies.rl.sdk import joints, layout
 from policies.rl.task import RevoluteTask
 
@@ -121,6 +122,7 @@ class Runner:
         }  # type: Dict[str, Deque[float]]
         self._ended = 0  # episodes ended in the current iteration
         self.distill = None  # type: Optional[Distillation]
+        self.teacher_source = {}  # type: Dict[str, str]
         if cfg.stage == "teacher":
             self.ppo = PPO(self.teacher, cfg.ppo, cfg.seed)  # type: Optional[PPO]
         elif cfg.stage == "finetune":
@@ -135,10 +137,18 @@ class Runner:
         else:
             if teacher_path is None:
                 raise checkpoint.CheckpointError("the student stage needs --teacher PATH (a teacher checkpoint)")
-            data = checkpoint.load(teacher_path, "teacher", self.layout)
-            self.teacher.load_state_dict(data["algo"]["model"])
             self.ppo = None
-            self.distill = Distillation(self.teacher, cfg.student, env.hist_len, env.frame_dim, cfg.seed, env.device)
+            released = None
+            if is_released(teacher_path):  # the authors' student labels; the actor here is trained anew
+                released = ReleasedTeacher(teacher_path, cfg.task, env.device)
+                self.teacher_source = released.identity()  # type: Dict[str, str]
+            else:
+                data = checkpoint.load(teacher_path, "teacher", self.layout)
+                self.teacher.load_state_dict(data["algo"]["model"])
+                self.teacher_source = {"kind": "teacher", "file": str(teacher_path)}
+            self.distill = Distillation(
+                self.teacher, cfg.student, env.hist_len, env.frame_dim, cfg.seed, env.device, released
+            )
         self.out.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------- checkpoints
@@ -154,6 +164,7 @@ class Runner:
             "env_steps": self.env_steps,
             "algo": algo,
             "teacher": self.teacher.state_dict(),
+            "teacher_source": self.teacher_source,
             "rng": torch.get_rng_state(),
         }
 

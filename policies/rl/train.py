@@ -35,7 +35,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=50, help="iterations between checkpoints")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/rl/<task>_<stage>_s<seed>)")
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
-    p.add_argument("--teacher", type=Path, default=None, help="teacher checkpoint (student stage)")
+    p.add_argument("--teacher", type=Path, default=None, help="teacher checkpoint (student stage), or a released student (nut_bolt.pt, screwdriver.pt) to distil")
     p.add_argument("--student", type=Path, default=None, help="student checkpoint to fine-tune (finetune stage)")
     p.add_argument("--device", default="cpu", help="torch device of the learner (IsaacGym: cuda:0)")
     p.add_argument("--actor-hidden", type=int, nargs="+", default=None, help="MLP widths (default 512 256 128)")
@@ -44,6 +44,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--horizon", type=int, default=None, help="rollout steps per iteration (default 12)")
     p.add_argument("--mini-batches", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="student: passes over each new rollout (default 4)")
+    p.add_argument(
+        "--teacher-action-prob",
+        type=float,
+        default=None,
+        help="student: chance that the teacher's action drives an environment's step (DAgger mixing, default 0)",
+    )
     p.add_argument("--no-randomise", action="store_true", help="turn domain randomisation off")
     p.add_argument(
         "--max-action-std",
@@ -83,6 +90,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         cfg.ppo.horizon = cfg.student.horizon = args.horizon
     if args.mini_batches is not None:
         cfg.ppo.mini_batches = cfg.student.mini_batches = args.mini_batches
+    if args.epochs is not None:
+        cfg.student.epochs = args.epochs
+    if args.teacher_action_prob is not None:
+        if not 0.0 <= args.teacher_action_prob <= 1.0:
+            raise SystemExit(f"--teacher-action-prob must lie in [0, 1], got {args.teacher_action_prob}")
+        cfg.student.teacher_action_prob = args.teacher_action_prob
     if args.max_action_std is not None:
         cfg.ppo.max_action_std = args.max_action_std
     cfg.ppo.clamp_mean = args.clamp_action_mean
