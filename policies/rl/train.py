@@ -35,7 +35,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=50, help="iterations between checkpoints")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/rl/<task>_<stage>_s<seed>)")
     p.add_argument("--resume", type=Path, default=None, help="checkpoint to continue from")
-    p.add_argument("--teacher", type=Path, default=None, help="teacher checkpoint (student stage), or a released student (nut_bolt.pt, screwdriver.pt) to distil")
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="teacher checkpoint (student stage), or a released student (nut_bolt.pt, screwdriver.pt) to distil",
+    )
     p.add_argument("--student", type=Path, default=None, help="student checkpoint to fine-tune (finetune stage)")
     p.add_argument("--device", default="cpu", help="torch device of the learner (IsaacGym: cuda:0)")
     p.add_argument("--actor-hidden", type=int, nargs="+", default=None, help="MLP widths (default 512 256 128)")

@@ -49,7 +49,7 @@ def test_batched_labels_equal_the_skill_runtimes_adaptor_with_the_training_lag(t
 
 @needs_official
 def test_the_released_file_must_match_the_task(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="the released screwdriver student is screwdriver.pt"):
+    with pytest.raises(CheckpointError, match=r"the released screwdriver student is screwdriver\.pt"):
         ReleasedTeacher(OFFICIAL / "nut_bolt.pt", "screwdriver")
     fake = tmp_path / "nut_bolt.pt"
     fake.write_bytes(b"not a torchscript file")
