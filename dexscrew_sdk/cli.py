@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark; prints one JSON object as its last line")
     p.add_argument("name", choices=sorted(BENCHES))
     p.add_argument("--quick", action="store_true", help="shorter run (smoke test, not for reporting)")
+    p.add_argument("--skill", default=None, metavar="shipped|official|PATH", help="benches that run a finger skill")
+    p.add_argument("--episodes", type=int, default=None, help="benches that record episodes: episodes per case")
     p.set_defaults(func=_cmd_bench)
 
     from dexscrew_sdk import demo

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.evaluation import catalog
+from dexscrew_sdk.skills.choice import DEFAULT_SKILL, SKILL_HELP
 
 DEFAULT_CONFIG = "twin_cell"
 
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         demos_dirs=[str(d) for d in args.demos],
         checkpoints=parse_checkpoints(args.checkpoint),
         skill_dirs={k: str(v) for k, v in (("nut", args.nut_skill), ("screwdriver", args.screwdriver_skill)) if v},
+        skill=args.skill,
         all_episodes=args.all_episodes,
         pitch_m=float(world_node.params.get("pitch_m", DEFAULT_PITCH_M)),  # the follower lowers by the twin's pitch
     )
@@ -122,7 +124,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--all-episodes", action="store_true", help="expert replay may use unlabelled demonstrations")
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD:TASK=PATH", help="BC checkpoints")
-    p.add_argument("--nut-skill", type=Path, help="skill folder for the nut (default: shipped)")
-    p.add_argument("--screwdriver-skill", type=Path, help="skill folder for the screwdriver (default: shipped)")
+    p.add_argument("--skill", default=DEFAULT_SKILL, metavar="shipped|official|PATH", help=SKILL_HELP)
+    p.add_argument("--nut-skill", type=Path, help="skill folder for the nut (default: --skill)")
+    p.add_argument("--screwdriver-skill", type=Path, help="skill folder for the screwdriver (default: --skill)")
     p.add_argument("--out", type=Path, default=Path("runs/eval"), help="report folder (resumes if it has trials)")
     p.set_defaults(func=run)

@@ -12,6 +12,7 @@ from pathlib import Path
 from dexscrew_sdk.errors import ConfigError
 from dexscrew_sdk.evaluation.demo_pipeline import DemoSize, Pipeline, paper_size, preflight
 from dexscrew_sdk.evaluation.results import write_json_atomic
+from dexscrew_sdk.skills.choice import DEFAULT_SKILL, SKILL_HELP, resolve_skill
 
 DEFAULT_OUT = Path("runs/demo")
 
@@ -32,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--all-episodes", action="store_true",
                    help="unfiltered BC: also train on (and replay) demonstrations not labelled successful")  # fmt: skip
     g.add_argument("--workers", type=int, help="parallel twin nodes and jobs (default: one per usable core)")
+    g.add_argument("--skill", default=DEFAULT_SKILL, metavar="shipped|official|PATH", help=SKILL_HELP)
 
 
 def wants_pipeline(args: argparse.Namespace, config_given: bool) -> bool:
@@ -50,6 +52,9 @@ def size_from(args: argparse.Namespace) -> DemoSize:
     if args.perturbation_trials is not None:
         size.perturbation_trials = args.perturbation_trials
     size.all_episodes = bool(args.all_episodes)
+    for task in ("nut", "screwdriver"):  # a bad --skill is refused before the first step runs
+        resolve_skill(args.skill, task)
+    size.skill = args.skill
     if args.turns is not None:
         size.turns_required = args.turns
     for name, value in (("demo_seconds", args.demo_seconds), ("trial_seconds", args.trial_seconds)):

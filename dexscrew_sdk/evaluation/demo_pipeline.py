@@ -55,6 +55,7 @@ class DemoSize:
     demo_seconds: dict[str, float] = field(default_factory=lambda: {"nut": 40.0, "screwdriver": 40.0})
     trial_seconds: dict[str, float] = field(default_factory=lambda: {"nut": 20.0, "screwdriver": 20.0})
     all_episodes: bool = False  # unfiltered BC: train and replay on demonstrations not labelled successful
+    skill: str = "shipped"  # the finger skill of recording and the skill baselines: shipped | official | PATH
 
 
 def paper_size(epochs: int | None = None, preset: str | None = None) -> DemoSize:
@@ -99,7 +100,7 @@ def plan_steps(out: Path, size: DemoSize, config: str, workers: int) -> list[lis
             argv = ["record", "--cell", config, "--operator", "scripted", "--task", task, "--shape", shape,
                     "--randomised", "--seed-index", str((2 * t + k) * 10_000), "--episodes", str(n),
                     "--seconds", f"{size.demo_seconds[task]:g}", "--out", str(out / "data" / task),
-                    "--operator-seed", str(2 * t + k)]  # fmt: skip
+                    "--operator-seed", str(2 * t + k), "--skill", size.skill]  # fmt: skip
             for o in twin + port:
                 argv += ["--set", o]
             chain.append(Step(f"record {task} {shape}", "record", argv))
@@ -117,7 +118,7 @@ def plan_steps(out: Path, size: DemoSize, config: str, workers: int) -> list[lis
             "--max-time", ",".join(f"{k}={v:g}" for k, v in size.trial_seconds.items()),
             "--perturbation-trials", str(size.perturbation_trials),
             "--perturbation-objects", *size.perturbation_objects,
-            "--demos", str(out / "data" / "nut"), "--demos", str(out / "data" / "screwdriver"),
+            "--demos", str(out / "data" / "nut"), "--demos", str(out / "data" / "screwdriver"), "--skill", size.skill,
             *(["--all-episodes"] if size.all_episodes else [])]  # fmt: skip
     for variant in VARIANTS:
         for task in ("nut", "screwdriver"):
@@ -175,6 +176,8 @@ class Pipeline:
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
         state = self.state()
+        if state.get("size") is not None:
+            state["size"].setdefault("skill", "shipped")  # a demo begun before --skill existed used the shipped one
         if state.get("size") != asdict(self.size):
             raise StepFailed(f"{self.out} holds a demo of another size ({state.get('size')}); use another --out")
         write_json_atomic(self.state_path, state)

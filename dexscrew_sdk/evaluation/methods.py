@@ -35,7 +35,9 @@ class StageUnavailable(DexscrewError):
 @dataclass
 class MethodConfig:
     methods: list[str]
-    skill_dirs: dict[str, str] = field(default_factory=dict)  # task -> exported skill folder (default: shipped)
+    skill_dirs: dict[str, str] = field(default_factory=dict)  # task -> exported skill folder (default: `skill`)
+    skill: str = "shipped"  # --skill shipped | official | PATH (dexscrew_sdk.skills.choice)
+    skill_identity: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> path + sha256 (check_methods)
     demos_dirs: list[str] = field(default_factory=list)  # datasets of demonstrations for expert replay
     checkpoints: dict[str, dict[str, str]] = field(default_factory=dict)  # method -> task -> BC checkpoint
     pitch_m: float = DEFAULT_PITCH_M  # the thread's pitch, for the arm follower
@@ -51,9 +53,12 @@ class MethodConfig:
 class SkillMethod:
     """The shipped skill owns the hand; the arm is held still, or follows the thread."""
 
-    def __init__(self, name: str, skill_dirs: dict[str, str], follow: bool, pitch_m: float) -> None:
+    def __init__(
+        self, name: str, skill_dirs: dict[str, str], follow: bool, pitch_m: float, skill: str = "shipped"
+    ) -> None:
         self.name, self.follow, self.pitch_m = name, follow, pitch_m
-        self._dirs = skill_dirs
+        self._dirs, self._choice = skill_dirs, skill
+        self.identity: dict[str, dict[str, Any]] = {}
         self._skills: dict[str, Any] = {}
         self._skill: Any = None
         self._follower: Any = None
@@ -61,9 +66,10 @@ class SkillMethod:
 
     def skill_for(self, task: str) -> Any:
         if task not in self._skills:
-            from dexscrew_sdk.skills.skill import Skill
+            from dexscrew_sdk.skills.choice import load_skill
 
-            self._skills[task] = Skill.load(self._dirs.get(task) or _shipped_skill(task))
+            self._skills[task], chosen = load_skill(self._dirs.get(task) or self._choice, task)
+            self.identity[task] = chosen.identity()
         return self._skills[task]
 
     @property
@@ -91,12 +97,6 @@ class SkillMethod:
         if self._skill is not None:
             self._skill.stop()
         self._skill = self._follower = None
-
-
-def _shipped_skill(task: str) -> Path:
-    from dexscrew_sdk import resources
-
-    return Path(str(resources.shipped_skill(task)))
 
 
 # ------------------------------------------------------------------ expert replay
@@ -208,7 +208,7 @@ def build_methods(cfg: MethodConfig) -> dict[str, Method]:
     out: dict[str, Method] = {}
     for name in cfg.methods:
         if name in ("direct_sim2real", "skill_follower"):
-            out[name] = SkillMethod(name, cfg.skill_dirs, name == "skill_follower", cfg.pitch_m)
+            out[name] = SkillMethod(name, cfg.skill_dirs, name == "skill_follower", cfg.pitch_m, cfg.skill)
         elif name == "expert_replay":
             if not cfg.demos_dirs:
                 raise StageUnavailable("expert replay needs demonstrations: give --demos DATASET_DIR")
@@ -225,5 +225,6 @@ def check_methods(cfg: MethodConfig, tasks: set[str]) -> None:
         for task in sorted(tasks):
             if isinstance(m, SkillMethod):
                 m.skill_for(task)
+                cfg.skill_identity[task] = m.identity[task]  # written with the plan
             elif isinstance(m, BCMethod):
                 m.policy_for(task)

@@ -161,6 +161,8 @@ class EpisodeMeta:
     operator_params: dict[str, Any] = field(default_factory=dict)
     randomisation: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=lambda: list(SOURCES))  # sources this cell must publish
+    # the finger skill in use: skills.choice.SkillChoice.identity() ({"choice", "kind", "path", "sha256", ...})
+    skill: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -175,6 +177,8 @@ class EpisodeMeta:
         unknown = set(self.sources) - set(SOURCES)
         if unknown:
             raise StepRecordError(f"EpisodeMeta.sources: unknown {sorted(unknown)}; known: {list(SOURCES)}")
+        if self.skill and not (isinstance(self.skill.get("path"), str) and isinstance(self.skill.get("sha256"), str)):
+            raise StepRecordError(f"EpisodeMeta.skill must name the skill's 'path' and 'sha256', got {self.skill!r}")
         for f in self.calibration_files:
             if not (isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)):
                 raise StepRecordError(

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dexscrew_sdk.skills.choice import DEFAULT_SKILL, SKILL_HELP
+
 OPERATORS = ("scripted", "rehearsal", "keyboard", "gamepad", "spacemouse", "quest")
 HUMAN = ("keyboard", "gamepad", "spacemouse", "quest")
 
@@ -97,8 +99,8 @@ def _meta(cell: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, record: bool) -> int:
     from dexscrew_sdk.evaluation.seeds import RECORDING
-    from dexscrew_sdk.resources import config_path, shipped_skill
-    from dexscrew_sdk.skills.skill import Skill
+    from dexscrew_sdk.resources import config_path
+    from dexscrew_sdk.skills.choice import load_skill
     from dexscrew_sdk.teleop.hand_control import HandControl
     from dexscrew_sdk.teleop.session import SessionConfig, TeleopSession
     from dexscrew_sdk.teleop.status import StatusLine
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
     from dexscrew_sdk.teleop.wrist import WristController
 
     config_path(args.cell)  # a bad --cell fails before the skill (and torch) loads
-    skill = Skill.load(args.skill or shipped_skill(args.task))
+    skill, chosen = load_skill(args.skill, args.task)  # a bad --skill fails before the cell starts
     with _cell(args) as cell:
         period = cell.clock.period_s
         device = make_device(args.operator, cell, args, period)
@@ -126,8 +128,13 @@ def run(args: argparse.Namespace, record: bool) -> int:
         if record:
             from dexscrew_sdk.recording import Recorder
 
-            cfg.meta = _meta(cell)
-            recorder = Recorder(args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync)
+            cfg.meta = {**_meta(cell), "skill": chosen.identity()}
+            # Lockstep: a silent node already fails the clock's tick (its own timeout), and one tick of a
+            # contact-heavy scene on a loaded machine can take over a second of wall time.
+            silence_s = max(1.0, float(getattr(cell.clock, "timeout_s", 1.0))) if cell.config.lockstep else 1.0
+            recorder = Recorder(
+                args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync, source_timeout_s=silence_s
+            )
         wrist = WristController(tool_offset(args.task), period, cell.arm.limits)
         status = StatusLine(sys.stderr if not scripted_run else None)
         session = TeleopSession(cell, device, wrist, HandControl(cell.hand, skill), cfg, recorder, status)
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
         "attempts": len(outcomes),
         "success_rate": None if not labelled else sum(o.success for o in labelled) / len(labelled),  # type: ignore[misc]
         "steps": sum(o.steps for o in kept),
+        "skill": chosen.identity(),
         "files": [o.path for o in kept if o.path],
     }
     print(json.dumps(summary))
@@ -199,7 +207,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--operator", choices=OPERATORS, default="keyboard", help="input device or scripted operator")
     p.add_argument("--task", choices=["nut", "screwdriver"], default="nut")
     p.add_argument("--shape", default="square", help="nut: square triangular hexagonal cross; handle: octagon ...")
-    p.add_argument("--skill", type=Path, default=None, help="skill folder (default: the shipped skill of TASK)")
+    p.add_argument("--skill", default=DEFAULT_SKILL, metavar="shipped|official|PATH", help=SKILL_HELP)
     p.add_argument("--seconds", type=float, default=60.0, help="longest episode, seconds of the cell's clock")
     p.add_argument("--randomised", action="store_true", help="twins: randomised scenes (default nominal)")
     p.add_argument("--seed-index", type=int, default=0, help="twins: first scene seed index in the recording range")
