@@ -276,6 +276,22 @@ def test_in_process_state_arrays_are_read_only_like_the_ones_from_the_bus() -> N
     q[0] = 1.0
 
 
+def test_a_record_freezes_every_array_it_is_built_from_and_keeps_decoded_views_as_they_are() -> None:
+    from dexscrew_sdk.messages import hand_state_to_message, message_to_hand_state
+    from dexscrew_sdk.records import ArmState, DeviceMode, HandState
+
+    arrays = [np.zeros(6) for _ in range(4)]
+    ArmState(1, 2, *arrays, DeviceMode.IDLE)
+    assert not any(a.flags.writeable for a in arrays)  # all four, not only the first
+    sent = HandState(1, 2, np.full(12, 0.5), np.zeros(12), DeviceMode.SERVOING, 7)
+    frames = codec.encode(b"hand/state", hand_state_to_message(sent))
+    got = message_to_hand_state(codec.decode(frames)[1])
+    for array in (got.q_rad, got.torque_nm):
+        assert not array.flags.writeable
+        assert isinstance(array.base, np.ndarray) and isinstance(array.base.base, bytes)  # still a view, no copy
+    assert got.q_rad.tolist() == [0.5] * 12 and got.cmd_seq == 7
+
+
 # ------------------------------------------------------------------ one base, one place
 def test_every_sdk_error_class_derives_from_the_one_base() -> None:
     import dexscrew_sdk.launcher
