@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dexscrew_sdk import atomic
 from dexscrew_sdk.errors import ConfigError, DexscrewError
 
 PERTURBATIONS: tuple[str, ...] = ("drag_fingers", "counter_rotate")
@@ -138,15 +138,5 @@ def finished_keys(results: list[TrialResult]) -> dict[str, TrialResult]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write a whole file so a crash leaves the old one or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a whole result file (old or new, never half of one), keys sorted so reruns diff cleanly."""
+    atomic.write_json_atomic(path, data, sort_keys=True)

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from policies.rl.sdk import sdk_module
+
+# Loaded by file on Python 3.8 (IsaacGym), where the SDK package cannot be imported; imported otherwise.
+_atomic = sdk_module("atomic")
+_errors = sdk_module("errors")
+
 FORMAT = "dexscrew-rl-checkpoint/1"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable or does not match the expected layout."""
+class CheckpointError(_errors.DexscrewError, ValueError):
+    """A checkpoint is missing, unreadable or does not match the expected layout.
+
+    An SDK error like any other (`except DexscrewError` catches it, the command line reports it without a
+    traceback); on Python 3.8 its base is the same class loaded from dexscrew_sdk/errors.py alone."""
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically (temp file + rename), so an interrupted save never corrupts the last one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(payload, format=FORMAT), str(tmp))
-    os.replace(str(tmp), str(path))
+    _atomic.write_atomic(Path(path), lambda f: torch.save(dict(payload, format=FORMAT), f))
 
 
 def load(path: Path, stage: str | tuple[str, ...], layout: dict[str, Any]) -> dict[str, Any]:

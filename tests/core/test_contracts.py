@@ -303,6 +303,24 @@ def test_every_sdk_error_class_derives_from_the_one_base() -> None:
     assert SkillError is errors.SkillError
 
 
+def test_a_checkpoint_error_is_an_sdk_error_and_the_python38_path_still_needs_no_sdk_package() -> None:
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    from policies.rl.checkpoint import CheckpointError
+
+    assert issubclass(CheckpointError, DexscrewError) and issubclass(CheckpointError, ValueError)
+    code = (
+        "import sys; sys.version_info = (3, 8, 10); "  # the path IsaacGym's interpreter takes
+        "from policies.rl.checkpoint import CheckpointError; "
+        "print('dexscrew_sdk' in sys.modules, [c.__name__ for c in CheckpointError.__mro__[1:3]])"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo)
+    assert out.stdout.strip() == "False ['DexscrewError', 'ValueError']", out.stderr
+
+
 def test_the_control_rate_is_written_in_one_place() -> None:
     assert CONTROL_HZ == layout.CONTROL_HZ == 20.0 and CONTROL_PERIOD_S == 1 / CONTROL_HZ
     assert KinematicCell.control_period_s == CONTROL_PERIOD_S

@@ -16,7 +16,7 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 VERMIN = Path(sys.executable).with_name("vermin")
 # loaded by file (policies.rl.sdk) rather than imported, on Python 3.8
-STANDALONE = [REPO / "dexscrew_sdk" / "joints.py", REPO / "dexscrew_sdk" / "skills" / "layout.py"]
+STANDALONE = [REPO / "dexscrew_sdk" / name for name in ("joints.py", "skills/layout.py", "errors.py", "atomic.py")]
 
 
 def _module_file(name: str) -> Path | None:
