@@ -39,7 +39,10 @@ def make_device(name: str, cell: Any, args: argparse.Namespace, period_s: float)
             misalignment_m=args.misalignment_m,
             seed=args.operator_seed,
         )
-        params = scripted.ScriptParams(imperfections=imp)
+        # Opening the fingers before a re-grasp frees a jammed nut (measured: docs/teleop.md); a handle
+        # would fall, so the screwdriver re-grasps from where the fingers are.
+        regrasp = args.regrasp or ("release" if args.task == "nut" else "grasp")
+        params = scripted.ScriptParams(regrasp=regrasp, imperfections=imp)
         return scripted.ScriptedOperator(ReadOnlyWorld(cell.world), cell.arm, _pitch_m(cell.config), period_s, params)
     if name == "rehearsal":
         return scripted.RehearsalOperator(period_s, scripted.RehearsalParams(duration_s=min(args.seconds, 6.0)))
@@ -214,6 +217,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quest-ip", default=None, help="Quest over Wi-Fi adb (default: USB)")
     g = p.add_argument_group("scripted operator imperfections (stored in each episode)")
     g.add_argument("--operator-seed", type=int, default=0)
+    g.add_argument("--regrasp", choices=["grasp", "release", "restart"], default=None,
+                   help="stall recovery (default: release for the nut, grasp for the screwdriver)")  # fmt: skip
     g.add_argument("--reaction-delay-s", type=float, default=0.0)
     g.add_argument("--jitter-m", type=float, default=0.0)
     g.add_argument("--follow-lag-s", type=float, default=0.0)

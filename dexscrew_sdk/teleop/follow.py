@@ -27,14 +27,27 @@ class ProgressView(Protocol):
     def progress(self) -> TaskProgress: ...
 
 
+class ObjectView(ProgressView, Protocol):
+    """What a scripted operator may do with a World: read its progress and look at the object."""
+
+    def object_pose(self) -> np.ndarray | None: ...
+
+
 @dataclass(frozen=True)
 class ReadOnlyWorld:
-    """A World reduced to its read-only call: resets and perturbations are not reachable through it."""
+    """A World reduced to its read-only calls: resets, perturbations and anything that drives the object
+    are not reachable through it."""
 
     _world: World
 
     def progress(self) -> TaskProgress:
         return self._world.progress()
+
+    def object_pose(self) -> np.ndarray | None:
+        """x, y, z [m] and rotation vector [rad] of the object in the arm's base frame (a copy), or None
+        when the World does not report it."""
+        pose = self._world.progress().object_pose
+        return np.array(pose, dtype=float) if len(pose) == 6 else None
 
 
 @dataclass(frozen=True)

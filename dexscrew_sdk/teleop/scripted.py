@@ -3,9 +3,10 @@
 `ScriptedOperator` (twins) grasps and settles, starts the skill, lowers the
 wrist with the object through the arm follower, notices a stall and recovers
 (skill off, re-grasp, skill on) and marks success from the World's progress.
-Its only window on the World is `ReadOnlyWorld` (progress); it never resets,
-perturbs or drives the object. Its human-like imperfections are named, seeded
-parameters (`Imperfections`) stored with every episode.
+Its only window on the World is `ReadOnlyWorld` (progress, and the object's
+pose to check its wrist against); it never resets, perturbs or drives the
+object. Its human-like imperfections are named, seeded parameters
+(`Imperfections`) stored with every episode.
 
 `RehearsalOperator` needs no World (hardware in the loop, real cell): a fixed
 wrist trajectory with the skill toggled on and off, for rehearsing a session.
@@ -21,7 +22,7 @@ import numpy as np
 
 from dexscrew_sdk.teleop.command import EpisodeEvent, Frame, Mark, MotionKind, OperatorCommand, Preset
 from dexscrew_sdk.teleop.devices.base import OperatorDevice, OperatorView
-from dexscrew_sdk.teleop.follow import ArmFollower, ProgressView
+from dexscrew_sdk.teleop.follow import ArmFollower, ObjectView
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,28 @@ class Imperfections:
             raise ValueError("Imperfections.correction_m_s must be positive")
 
 
+REGRASPS = ("grasp", "release", "restart")
+
+
 @dataclass(frozen=True)
 class ScriptParams:
     settle_s: float = 0.5  # hold the grasp this long before starting the skill
     stall_window_s: float = 4.0  # no progress over this long is a stall
     stall_turns: float = 0.05  # ... "no progress" = fewer turns than this
     regrasp_s: float = 0.5  # skill off and fingers back to the grasp this long
-    max_recoveries: int = 3
+    regrasp: str = "grasp"  # how: "grasp" (grasp preset), "release" (open first), "restart" (skill from where it is)
+    release_s: float = 0.5  # "release": fingers open this long before the grasp
+    max_fruitless_recoveries: int = 4  # give up after this many recoveries in a row that brought no progress
+    max_recoveries: int = 40  # ... or this many in all
+    look_period_s: float = 0.25  # how often the operator looks at the object (its pose) to check the wrist
+    deadband_m: float = 0.0003  # a sideways error the operator does not see
     imperfections: Imperfections = field(default_factory=Imperfections)
+
+    def __post_init__(self) -> None:
+        if self.regrasp not in REGRASPS:
+            raise ValueError(f"ScriptParams.regrasp = {self.regrasp!r}; choose one of {list(REGRASPS)}")
+        if self.max_fruitless_recoveries < 1 or self.max_recoveries < 0:
+            raise ValueError("ScriptParams: max_fruitless_recoveries must be >= 1 and max_recoveries >= 0")
 
 
 class _TargetProbe:
@@ -74,7 +89,7 @@ class ScriptedOperator(OperatorDevice):
     kind = MotionKind.POSE_DELTA
     frame = Frame.BASE
 
-    def __init__(self, world: ProgressView, arm: Any, pitch_m: float, period_s: float, params: ScriptParams) -> None:
+    def __init__(self, world: ObjectView, arm: Any, pitch_m: float, period_s: float, params: ScriptParams) -> None:
         super().__init__()
         self.world, self.script, self.period_s = world, params, float(period_s)
         self.follower = ArmFollower(_TargetProbe(arm), world, pitch_m)  # type: ignore[arg-type]
@@ -90,7 +105,11 @@ class ScriptedOperator(OperatorDevice):
         self.phase, self.phase_t = "grasp", 0.0
         self.t = 0.0
         self.levels.skill_on = False
-        self.recoveries = 0
+        self.recoveries = self.fruitless = 0
+        self.turns_at_recovery: float | None = None
+        self.rel0: np.ndarray | None = None  # object minus tool, sideways, as first seen at the grasp
+        self.seen_error = np.zeros(3)  # the sideways error the operator saw at its last look
+        self.next_look_s = 0.0
         self.offset = np.zeros(3)  # where the operator's own errors have put the wrist
         self.tremor = np.zeros(3)
         self.lowered_applied = 0.0
@@ -120,6 +139,10 @@ class ScriptedOperator(OperatorDevice):
         if self.phase == "grasp":
             events["preset"] = Preset.GRASP
             self.offset[:] = 0.0
+            pose = self.world.object_pose()
+            if pose is not None:  # where the object sits relative to the hand: what to keep while turning
+                self.rel0 = pose[:2] - np.asarray(view.tool_pose[:2], dtype=float)
+                self.next_look_s = self.t + self.script.look_period_s
             self.phase, self.phase_t = "settle", self.t
             if imp.misalignment_m > 0:  # a sideways slip while approaching, in a random direction
                 a = self.rng.uniform(0, 2 * np.pi)
@@ -130,26 +153,40 @@ class ScriptedOperator(OperatorDevice):
             self._decide("skill_on")
         elif self.phase == "turn":
             self._turning(progress, view)
+        elif self.phase == "release" and self.t - self.phase_t >= p.release_s:
+            events["preset"] = Preset.GRASP
+            self.phase, self.phase_t = "regrasp", self.t
         elif self.phase == "regrasp" and self.t - self.phase_t >= p.regrasp_s:
             self._decide("skill_on")
         for what in self._due():
             if what == "skill_on" and self.phase in ("settle", "regrasp"):
                 self.levels.skill_on, self.phase, self.phase_t = True, "turn", self.t
                 self.turns_mark = (self.t, progress.turns_done)
+                if self.turns_at_recovery is None:
+                    self.turns_at_recovery = progress.turns_done  # what a first recovery is judged against
                 if not self.follow_started:
                     self.follower.start()
                     self.follow_started = True
             elif what == "recover" and self.phase == "turn":
                 self.recoveries += 1
-                if self.recoveries > p.max_recoveries:
+                gained = progress.turns_done - (self.turns_at_recovery or 0.0)
+                self.fruitless = self.fruitless + 1 if gained < p.stall_turns else 0
+                self.turns_at_recovery = progress.turns_done
+                if self.recoveries > p.max_recoveries or self.fruitless >= p.max_fruitless_recoveries:
                     events.update(mark=Mark.FAILURE, episode=EpisodeEvent.END)
                 else:
                     self.levels.skill_on = False
-                    events["preset"] = Preset.GRASP
-                    self.phase, self.phase_t = "regrasp", self.t
+                    if p.regrasp == "release":
+                        events["preset"] = Preset.RELEASE
+                        self.phase, self.phase_t = "release", self.t
+                    else:
+                        if p.regrasp == "grasp":
+                            events["preset"] = Preset.GRASP
+                        self.phase, self.phase_t = "regrasp", self.t
         if progress.fastened:
             self.levels.skill_on = False
             events.update(mark=Mark.SUCCESS, episode=EpisodeEvent.END)
+        self._look(view)
         motion[:3] += self._follow(dt) + self._correct(dt) + self._jitter()
         self.t += dt
         return self.command(motion, **events)
@@ -179,11 +216,25 @@ class ScriptedOperator(OperatorDevice):
         self.lowered_applied = want
         return np.array([0.0, 0.0, -step])
 
+    def _look(self, view: OperatorView) -> None:
+        """Every look_period_s: compare the object's pose with the tool's, sideways, against the grasp."""
+        if self.rel0 is None or self.t + 1e-9 < self.next_look_s:
+            return
+        self.next_look_s = self.t + self.script.look_period_s
+        pose = self.world.object_pose()
+        if pose is None:
+            return
+        err = (pose[:2] - np.asarray(view.tool_pose[:2], dtype=float)) - self.rel0  # where the tool must go
+        self.seen_error = np.array([*err, 0.0]) if np.linalg.norm(err) > self.script.deadband_m else np.zeros(3)
+
     def _correct(self, dt: float) -> np.ndarray:
-        """Once settled, the operator sees the sideways error and removes it at correction speed."""
-        if self.phase == "grasp" or not np.any(self.offset):
+        """Once settled, the operator removes the sideways error at correction speed: the one it sees on the
+        object when the World shows its pose, else the one it knows it made."""
+        if self.phase == "grasp":
             return np.zeros(3)
-        err = -self.offset
+        err = self.seen_error if self.rel0 is not None else -self.offset
+        if not np.any(err):
+            return np.zeros(3)
         norm = float(np.linalg.norm(err))
         step = (
             err
@@ -191,6 +242,8 @@ class ScriptedOperator(OperatorDevice):
             else err / norm * (self.script.imperfections.correction_m_s * dt)
         )
         self.offset += step
+        if self.rel0 is not None:
+            self.seen_error -= step  # what is left of it until the next look
         return step
 
     def _jitter(self) -> np.ndarray:

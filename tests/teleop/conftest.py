@@ -46,6 +46,7 @@ class FakeWorld(World):
         self.calls: list[str] = []
         self.turns = 0.0
         self._q = cell.hand.q.copy()
+        self.object_xyz_m: tuple[float, ...] | None = (0.1, -0.45, 0.2)  # None: a World that shows no pose
 
     def info(self) -> DeviceInfo:
         return DeviceInfo("world", "fake-world")
@@ -62,7 +63,12 @@ class FakeWorld(World):
         q = self.cell.hand.q
         self.turns += self.k * float(np.abs(q - self._q).sum())
         self._q = q.copy()
-        return TaskProgress(self.turns, self.required, self.turns >= self.required, self.cell.time_s, "nut", "square")
+        pose: tuple[float, ...] = ()
+        if self.object_xyz_m is not None:  # the nut goes down the thread as it turns
+            x, y, z = self.object_xyz_m
+            pose = (x, y, z - 0.00175 * self.turns, 0.0, 0.0, 0.0)
+        return TaskProgress(self.turns, self.required, self.turns >= self.required, self.cell.time_s, "nut",
+                            "square", object_pose=pose)  # fmt: skip
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dexscrew_sdk import kinematics
 from dexscrew_sdk.interfaces import ur5e_limits
 from dexscrew_sdk.recording import OperatorEvent, Recorder, load_episode
 from dexscrew_sdk.teleop.command import MotionKind
@@ -53,15 +54,51 @@ def _record(cell: LocalCell, device, tmp_path, **kw):
     return outcomes, [load_episode(o.path) for o in outcomes if o.path]
 
 
-def test_scripted_operator_only_reads_world_progress(local_cell: LocalCell, tmp_path) -> None:
+def test_scripted_operator_only_reads_world_progress_and_the_object_pose(local_cell: LocalCell, tmp_path) -> None:
+    local_cell.world.k = 0.0  # a stall too: recovering must not reach for the World either
     spy = ReadSpy(ReadOnlyWorld(local_cell.world))
-    outcomes, _ = _record(local_cell, _scripted(local_cell, spy=spy), tmp_path)
+    params = replace(FAST, imperfections=Imperfections(misalignment_m=0.002, seed=1))
+    outcomes, _ = _record(local_cell, _scripted(local_cell, params, spy=spy), tmp_path)
     assert outcomes[0].steps == 60
-    assert set(spy.touched) == {"progress"}  # never reset, perturb (assist_turn) or anything that drives
-    assert not hasattr(ReadOnlyWorld(local_cell.world), "perturb")  # and it has no way to
+    assert set(spy.touched) == {"progress", "object_pose"}  # never reset, perturb (assist_turn), nothing that drives
+    public = {n for n in dir(ReadOnlyWorld(local_cell.world)) if not n.startswith("_")}
+    assert public == {"progress", "object_pose"}  # and it has no way to
     calls = local_cell.world.calls
     assert calls[0] == "reset" and calls.count("reset") == 1  # the session resets the scene, once
-    assert not [c for c in calls if c.startswith("perturb")]
+    assert set(calls[1:]) == {"progress"}
+
+
+def test_the_object_pose_is_a_copy_that_moves_nothing(local_cell: LocalCell) -> None:
+    view = ReadOnlyWorld(local_cell.world)
+    pose = view.object_pose()
+    assert pose is not None and pose.shape == (6,)
+    pose[:] = 9.0
+    np.testing.assert_allclose(view.object_pose()[:3], local_cell.world.object_xyz_m)
+    local_cell.world.object_xyz_m = None
+    assert view.object_pose() is None  # a World that shows no pose
+
+
+@pytest.mark.parametrize("shows_pose", [True, False])
+def test_a_misalignment_is_seen_and_corrected(local_cell: LocalCell, tmp_path, shows_pose: bool) -> None:
+    """With the object's pose the operator corrects what it sees; without it, the slip it knows it made."""
+    if not shows_pose:
+        local_cell.world.object_xyz_m = None
+    local_cell.world.k, local_cell.world.required = 0.0, 100.0  # no descent: only the sideways error moves
+    params = replace(FAST, imperfections=Imperfections(misalignment_m=0.003, seed=2))
+    _, (ep,) = _record(local_cell, _scripted(local_cell, params), tmp_path, seconds=3.0)
+    xy = np.array([kinematics.forward(q)[:2] for q in ep.data["q_rad"][:, 12:]])
+    slip = np.linalg.norm(xy - xy[0], axis=1)
+    assert slip.max() > 0.002  # the slip happened ...
+    assert slip[-1] < 0.0006  # ... and was taken out again (within the deadband and the arm's lag)
+
+
+def test_the_operator_gives_up_only_after_fruitless_recoveries(local_cell: LocalCell, tmp_path) -> None:
+    local_cell.world.k = 0.0  # nothing ever turns
+    params = replace(FAST, max_fruitless_recoveries=2)
+    outcomes, (ep,) = _record(local_cell, _scripted(local_cell, params), tmp_path, seconds=20.0)
+    ops = ep.data["operator_events"]
+    assert outcomes[0].success is False and ops[-1] & OperatorEvent.MARK_FAILURE
+    assert (ops & OperatorEvent.SKILL_START).sum() == 2  # the first start, one recovery; a second fruitless one ends it
 
 
 def test_recorded_actions_are_what_was_sent_and_skill_off_holds_the_hand(local_cell: LocalCell, tmp_path) -> None:
@@ -262,3 +299,17 @@ def test_a_target_the_arm_rejects_is_recorded_with_the_command_still_in_effect(l
     assert np.isfinite(d["rejected_target_rad"][first, 12:]).all()  # what was refused ...
     np.testing.assert_array_equal(d["action_rad"][first, 12:], d["action_rad"][first - 1, 12:])  # ... and what held
     assert (d["arm_cmd_seq"][first] == d["arm_cmd_seq"][first - 1]) and np.isnan(d["rejected_target_rad"][0]).all()
+
+
+def test_a_release_regrasp_opens_the_fingers_before_grasping_again(local_cell: LocalCell, tmp_path) -> None:
+    local_cell.world.k = 0.0  # a stall
+    params = replace(FAST, regrasp="release", release_s=0.2)
+    _, (ep,) = _record(local_cell, _scripted(local_cell, params), tmp_path, seconds=3.0)
+    ops = ep.data["operator_events"]
+    released = np.flatnonzero(ops & OperatorEvent.RELEASE_PRESET)
+    grasped = np.flatnonzero(ops & OperatorEvent.GRASP_PRESET)
+    assert len(released) >= 1 and (grasped > released[0]).any()  # open, then the grasp, then the skill again
+    open_rad = local_cell.hand.limits.clip(np.zeros(12))
+    np.testing.assert_allclose(ep.data["action_rad"][released[0], :12], open_rad, atol=1e-6)
+    with pytest.raises(ValueError, match="regrasp"):
+        ScriptParams(regrasp="wiggle")

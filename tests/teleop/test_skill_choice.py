@@ -42,7 +42,7 @@ def test_official_resolves_to_the_released_checkpoint(monkeypatch, tmp_path) -> 
     chosen = resolve_skill("official", "nut")
     assert chosen.path == (tmp_path / "nut_bolt.pt").resolve()
     assert chosen.sha256 == hashlib.sha256(b"not loaded by the resolver").hexdigest()  # no skill.json: the file's own
-    with pytest.raises(SkillError, match="screwdriver.pt not found.*DEXSCREW_OFFICIAL_DIR"):
+    with pytest.raises(SkillError, match=r"screwdriver\.pt not found.*DEXSCREW_OFFICIAL_DIR"):
         resolve_skill("official", "screwdriver")
 
 
@@ -52,7 +52,7 @@ def test_a_path_may_be_a_skill_folder_its_pt_or_a_folder_of_task_folders(tmp_pat
         chosen = resolve_skill(str(given), "nut")
         assert chosen.path == (folder / "skill.pt").resolve() and chosen.kind == "path"
         assert chosen.identity()["choice"] == str(given)
-    with pytest.raises(SkillError, match="neither skill.pt nor screwdriver/skill.pt"):
+    with pytest.raises(SkillError, match=r"neither skill\.pt nor screwdriver/skill\.pt"):
         resolve_skill(str(tmp_path / "skills"), "screwdriver")
 
 
