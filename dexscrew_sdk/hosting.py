@@ -61,6 +61,7 @@ def progress_dict(world: World) -> dict[str, Any]:
         "stalled": bool(p.stalled),
         "unseated": bool(p.unseated),
         "seat_torque_nm": float(p.seat_torque_nm),
+        "object_pose": [float(v) for v in p.object_pose],
     }
 
 

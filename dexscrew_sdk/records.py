@@ -100,6 +100,11 @@ class TaskProgress:
     stalled: bool = False  # the object stopped advancing although the fingers turn (full twin)
     unseated: bool = False  # the tool lost its seat (screwdriver lifted or tilted out of the slot)
     seat_torque_nm: float = 0.0  # torque the seat transmits to the screw or nut
+    # where the object is: x, y, z [m] and rotation vector [rad] in the arm's base frame; () = not reported
+    object_pose: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.object_pose = tuple(float(v) for v in self.object_pose)  # a list after the bus
 
     @property
     def ratio(self) -> float:

@@ -84,6 +84,7 @@ class Readout:
     seated: bool  # at the end stop
     unseated: bool  # the screwdriver's blade is out of the slot (never for a nut)
     stalled: bool  # no progress over the stall window and not fastened
+    object_pose: np.ndarray = field(default_factory=lambda: np.zeros(6))  # x, y, z m + rotation vector, world
 
     def healthy(self) -> bool:
         """No NaN or runaway in any joint."""
@@ -275,6 +276,7 @@ class Scene:
         s = pb.getJointStates(self.robot, self._arm_ids, physicsClientId=self.client)
         hq, hqd, _ = self.hand.joint_states()
         angle, _, motor_nm = self.obj.spin()
+        obj_pos, obj_rot = self.obj.pose()
         f = self.fasten
         seated, turns = f.at_stop, f.turns(angle)
         self.readout = Readout(
@@ -292,6 +294,7 @@ class Scene:
             seated=seated,
             unseated=f.unseated,
             stalled=f.stalled(self.time_s, turns),
+            object_pose=np.concatenate([obj_pos, kinematics.matrix_to_rotvec(obj_rot)]),
         )
         return self.readout
 

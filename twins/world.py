@@ -99,7 +99,8 @@ class TwinWorld(World):
 
     def progress(self) -> TaskProgress:
         """Read-only: the scene's last read-out. stalled = no progress over the stall window (not fastened);
-        unseated = the screwdriver's blade out of its slot; seat_torque_nm = the seat stop's reaction."""
+        unseated = the screwdriver's blade out of its slot; seat_torque_nm = the seat stop's reaction;
+        object_pose = where the object is (read-only, as an operator sees it)."""
         p, r = self._scene.params, self._scene.readout
         return TaskProgress(
             turns_done=float(r.turns),
@@ -111,4 +112,5 @@ class TwinWorld(World):
             stalled=bool(r.stalled),
             unseated=bool(r.unseated),
             seat_torque_nm=float(r.seat_torque_nm),
+            object_pose=tuple(float(v) for v in r.object_pose),  # the world frame is the arm's base frame
         )
