@@ -19,6 +19,7 @@ actuation="motor" is the older emulation by the engine's position motor.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,7 @@ class RevoluteWorld:
         self.effort = np.array(recipe.EFFECTIVE_EFFORT_NM if cfg.clamp_torques else [recipe.UNCLAMPED_EFFORT_NM] * 12)
         self.q_nominal = layout.init_targets_sdk(cfg.task)
         self.faults = 0  # environments reset because their state exploded
+        self.physics_s = 0.0  # wall time spent inside the engine's steps (benchmarks: engine vs Python share)
         self.client = pb.connect(pb.DIRECT)
         pb.setGravity(0, 0, 0, physicsClientId=self.client)  # see the module docstring
         pb.setPhysicsEngineParameter(
@@ -101,6 +103,7 @@ class RevoluteWorld:
         limits = (self.joint_lower, self.joint_upper)
         path = urdf_file(xhand_left.hand_urdf(visual=False, limits=limits, armature_kgm2=armature))
         self.hands = [RLHand(self.client, path, o + np.array(recipe.HAND_POS_M)) for o in self.origins]
+        self._actuated = [(h.body, h.joint_ids) for h in self.hands]  # the per-physics-step calls' arguments
         self.objects: list[int] = [-1] * self.num_envs
         self._collision_shapes: dict[tuple[str, float], int] = {}  # one per (shape, scale), reused across resets
         self.params = [recipe.nominal_scene(cfg.task) for _ in range(self.num_envs)]
@@ -215,19 +218,26 @@ class RevoluteWorld:
         if self.cfg.actuation == "motor":
             for e in range(self.num_envs):
                 self._tau[e] = self.hands[e].drive(t[e], self._q[e], self._qd[e], self.params[e], self.effort, self.dt)
+            start = time.perf_counter()
             for _ in range(self.substeps):
                 pb.stepSimulation(physicsClientId=self.client)
+            self.physics_s += time.perf_counter() - start
         else:  # torque PD every physics step, all environments in one numpy expression
             kp = np.array([[p.kp] for p in self.params])
             kd = np.array([[p.kd] for p in self.params])
             tau = np.zeros_like(self._tau)
-            for _ in range(self.substeps):
-                q, qd = self._joint_states()
+            c, torque, set_joints = self.client, pb.TORQUE_CONTROL, pb.setJointMotorControlArray
+            q, qd = self._q, self._qd  # the engine's state now: read at the end of the last step or reset
+            for k in range(self.substeps):
+                if k:
+                    q, qd = self._joint_states()
                 tau_k = np.clip(kp * (t - q) - kd * qd, -self.effort, self.effort)
-                for hand, row in zip(self.hands, tau_k.tolist(), strict=True):
-                    hand.apply_torques(row)
+                for (body, ids), row in zip(self._actuated, tau_k.tolist(), strict=True):
+                    set_joints(body, ids, torque, forces=row, physicsClientId=c)
                 tau += tau_k
-                pb.stepSimulation(physicsClientId=self.client)
+                start = time.perf_counter()
+                pb.stepSimulation(physicsClientId=c)
+                self.physics_s += time.perf_counter() - start
             self._tau = tau / self.substeps  # the period's mean torque
         self._read_state(np.arange(self.num_envs))
         self._links = None
@@ -236,15 +246,18 @@ class RevoluteWorld:
             self.faults += int(bad.sum())
             self.reset(np.flatnonzero(bad))
 
-    def _joint_states(self) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 12) joint positions and velocities of every hand, read from the engine now."""
-        c = self.client
-        s = [pb.getJointStates(h.body, h.joint_ids, physicsClientId=c) for h in self.hands]
-        return np.array([[x[0] for x in e] for e in s]), np.array([[x[1] for x in e] for e in s])
+    def _joint_states(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(len(ids), 12) joint positions and velocities of the hands (all by default), read from the engine
+        now: one engine call per hand, one array per quantity (the calls are the Python side's main cost)."""
+        c, get = self.client, pb.getJointStates
+        bodies = self._actuated if ids is None else [self._actuated[e] for e in ids]
+        s = [x for body, joint_ids in bodies for x in get(body, joint_ids, physicsClientId=c)]
+        n = len(bodies)
+        return np.array([x[0] for x in s]).reshape(n, 12), np.array([x[1] for x in s]).reshape(n, 12)
 
     def _read_state(self, ids: np.ndarray) -> None:
+        self._q[ids], self._qd[ids] = self._joint_states(ids)
         for e in ids:
-            self._q[e], self._qd[e] = self.hands[e].joint_states()
             s = pb.getJointState(self.objects[e], 0, physicsClientId=self.client)
             self._obj_angle[e], self._obj_vel[e] = s[0], s[1]
 
