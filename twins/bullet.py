@@ -6,11 +6,13 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pybullet as pb
 
 from dexscrew_sdk import joints
+from dexscrew_sdk.atomic import write_atomic
 from dexscrew_sdk.skills import layout
 from twins import rl_recipe, xhand_left
 from twins.objects import ObjectGeometry
@@ -57,11 +59,8 @@ def urdf_file(text: str) -> str:
     folder = os.path.join(tempfile.gettempdir(), f"dexscrew_twin_{os.getuid()}")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{digest}.urdf")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+    if not os.path.exists(path):  # another process may be loading it: never a half-written file
+        write_atomic(Path(path), lambda f: f.write(text), binary=False)
     return path
 
 

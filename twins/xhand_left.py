@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from dexscrew_sdk import joints
+from dexscrew_sdk.atomic import write_atomic
 from twins import hull, pads, rl_recipe
 
 HULLS_FILE = Path(__file__).with_name("xhand_left_hulls.json")
@@ -169,9 +170,7 @@ def write_meshes(folder: Path) -> dict[str, str]:
         path = folder / fname
         if not path.exists():
             text = hull.obj_text(*hull.convex_hull(pts))
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_atomic(path, lambda f, text=text: f.write(text), binary=False)
         names[name] = fname
     return names
 
