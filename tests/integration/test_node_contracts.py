@@ -218,3 +218,31 @@ def test_a_node_built_from_a_factory_breaking_the_rule_exits_with_the_rule_and_n
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "def make(params: P, ctx: NodeContext) -> Hosted" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_idle_node_sleeps_between_publishes_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """zmq truncates a float poll timeout to whole milliseconds: the node must not turn the last fraction
+    of a millisecond before each publish into a loop of zero-timeout polls (a share of a core, always)."""
+    import threading
+
+    from dexscrew_sdk import config, node_process
+
+    polls = [0]
+
+    class CountingPoller(zmq.Poller):
+        def poll(self, timeout: float | None = None) -> list:  # type: ignore[override]
+            polls[0] += 1
+            return super().poll(timeout)
+
+    monkeypatch.setattr(zmq, "Poller", CountingPoller)
+    overrides = [f"nodes.cell.base_port={free_base_port()}", 'nodes.cell.serves=["hand"]', "nodes.cell.publish_hz=100"]
+    node = node_process.build_node(config.load(REFERENCE_CELL, overrides), "cell")
+    thread = threading.Thread(target=node.serve_forever, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: node.stats.published >= 60, 30, "60 idle publishes")
+    finally:
+        node.request_stop()
+        thread.join(10)
+    # one poll per 5 ms simulation step and per publish (10 ms): about 2 a publish; spinning gave 10-25
+    assert polls[0] <= 4 * node.stats.published, (polls[0], node.stats.published)
