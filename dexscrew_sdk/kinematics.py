@@ -29,6 +29,14 @@ def _dh(theta: float, d: float, a: float, alpha: float) -> np.ndarray:
     )
 
 
+def _inv_rigid(t: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid transform (rotation + translation): cheaper and exact, unlike a general inverse."""
+    out = np.eye(4)
+    out[:3, :3] = t[:3, :3].T
+    out[:3, 3] = -t[:3, :3].T @ t[:3, 3]
+    return out
+
+
 def link_frames(q_rad: np.ndarray) -> list[np.ndarray]:
     """Homogeneous transforms of the base, then each joint's frame, in the base frame."""
     frames = [np.eye(4)]
@@ -170,7 +178,7 @@ def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None, theta6_h
     if r < abs(d4):
         return []
     out: list[np.ndarray] = []
-    t60 = np.linalg.inv(t)
+    t60 = _inv_rigid(t)
     for s1 in (1.0, -1.0):
         th1 = float(np.arctan2(p05[1], p05[0]) + s1 * np.arccos(np.clip(d4 / r, -1.0, 1.0)) + np.pi / 2)
         c1, si1 = np.cos(th1), np.sin(th1)
@@ -181,7 +189,7 @@ def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None, theta6_h
             th5 = s5 * float(np.arccos(np.clip(c5, -1.0, 1.0)))
             sg5 = 1.0 if np.sin(th5) >= 0 else -1.0  # both arguments carry sin(theta5): divide by its sign only
             y6, x6 = (-t60[1, 0] * si1 + t60[1, 1] * c1) * sg5, (t60[0, 0] * si1 - t60[0, 1] * c1) * sg5
-            t01_inv = np.linalg.inv(_dh(th1, d1, 0.0, UR5E_ALPHA[0]))
+            t01_inv = _inv_rigid(_dh(th1, d1, 0.0, UR5E_ALPHA[0]))
             t45 = _dh(th5, d5, 0.0, UR5E_ALPHA[4])
 
             if np.hypot(y6, x6) > 1e-9:
@@ -189,7 +197,7 @@ def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None, theta6_h
             else:
                 th6s = _singular_theta6(t01_inv @ t, t45, theta6_hint)
             for th6 in th6s:
-                t14 = t01_inv @ t @ np.linalg.inv(t45 @ _dh(th6, d6, 0.0, UR5E_ALPHA[5]))
+                t14 = t01_inv @ t @ _inv_rigid(t45 @ _dh(th6, d6, 0.0, UR5E_ALPHA[5]))
                 px, py = t14[0, 3], t14[1, 3]  # shoulder, elbow and wrist 1 move in frame 1's x/y plane
                 dist2 = px * px + py * py
                 c3 = (dist2 - a2 * a2 - a3 * a3) / (2 * a2 * a3)
@@ -199,7 +207,7 @@ def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None, theta6_h
                     th3 = s3 * float(np.arccos(np.clip(c3, -1.0, 1.0)))
                     th2 = float(np.arctan2(py, px) - np.arctan2(a3 * np.sin(th3), a2 + a3 * np.cos(th3)))
                     t13 = _dh(th2, 0.0, a2, 0.0) @ _dh(th3, 0.0, a3, 0.0)
-                    t34 = np.linalg.inv(t13) @ t14
+                    t34 = _inv_rigid(t13) @ t14
                     th4 = float(np.arctan2(t34[1, 0], t34[0, 0]))
                     q = np.array([th1, th2, th3, th4, th5, th6])
                     out.append(np.arctan2(np.sin(q), np.cos(q)))
@@ -219,17 +227,17 @@ def inverse_nearest(
     lo = np.full(6, -2 * np.pi) if lower_rad is None else np.asarray(lower_rad, dtype=float)
     hi = np.full(6, 2 * np.pi) if upper_rad is None else np.asarray(upper_rad, dtype=float)
     target = pose_to_matrix(np.asarray(pose, dtype=float))
-    best, best_cost = None, np.inf
+    candidates = []
     for q in inverse_all(pose, tcp_offset, float(q_near[5])):
         wrapped = _wrap_near(q, q_near, lo, hi)
-        if wrapped is None:
-            continue
+        if wrapped is not None:  # Euclidean: the max-norm ties near singular branches
+            candidates.append((float(np.sum((wrapped - q_near) ** 2)), wrapped))
+    offset = None if tcp_offset is None else pose_to_matrix(tcp_offset)
+    for _, wrapped in sorted(candidates, key=lambda c: c[0]):  # nearest first: usually one check suffices
         t = link_frames(wrapped)[-1]
-        if tcp_offset is not None:
-            t = t @ pose_to_matrix(tcp_offset)
+        if offset is not None:
+            t = t @ offset
         if np.linalg.norm(t[:3, 3] - target[:3, 3]) > tol or np.linalg.norm(t[:3, :3] - target[:3, :3]) > 1e3 * tol:
             continue  # a branch that only satisfied the clipped equations (boundary of reach)
-        cost = float(np.sum((wrapped - q_near) ** 2))  # Euclidean: the max-norm ties near singular branches
-        if cost < best_cost:
-            best, best_cost = wrapped, cost
-    return best
+        return wrapped
+    return None

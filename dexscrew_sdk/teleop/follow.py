@@ -72,12 +72,18 @@ class ArmFollower:
         self._q = self.arm.state().q_rad.copy()
         self._start = (kinematics.forward(self._q), self.world.progress().turns_done)
 
-    def step(self) -> FollowStep:
-        """One control period: read the turns, send the wrist target pitch x turns below the start."""
+    def descent(self, progress: TaskProgress | None = None) -> tuple[float, float]:
+        """(turns since start, how far the wrist should be below its start pose [m]) without moving
+        anything: for an operator who drives the wrist itself. `progress`: one already read this period."""
         if self._start is None:
             self.start()
-        pose0, turns0 = self._start  # type: ignore[misc]
-        turns = self.world.progress().turns_done - turns0
+        turns = (progress or self.world.progress()).turns_done - self._start[1]  # type: ignore[index]
+        return float(turns), float(self.pitch_m * turns)
+
+    def step(self) -> FollowStep:
+        """One control period: read the turns, send the wrist target pitch x turns below the start."""
+        turns, _ = self.descent()
+        pose0, _ = self._start  # type: ignore[misc]
         pose = pose0.copy()
         pose[2] -= self.pitch_m * turns
         limits = self.arm.limits

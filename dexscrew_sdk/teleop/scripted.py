@@ -187,7 +187,7 @@ class ScriptedOperator(OperatorDevice):
             self.levels.skill_on = False
             events.update(mark=Mark.SUCCESS, episode=EpisodeEvent.END)
         self._look(view)
-        motion[:3] += self._follow(dt) + self._correct(dt) + self._jitter()
+        motion[:3] += self._follow(progress) + self._correct(dt) + self._jitter()
         self.t += dt
         return self.command(motion, **events)
 
@@ -199,11 +199,11 @@ class ScriptedOperator(OperatorDevice):
             self._decide("recover")
             self.turns_mark = (self.t, progress.turns_done)
 
-    def _follow(self, dt: float) -> np.ndarray:
-        """Lower with the object as the arm follower says, `follow_lag_s` late."""
+    def _follow(self, progress: Any) -> np.ndarray:
+        """Lower with the object as the arm follower says, `follow_lag_s` late (wrist control sends it)."""
         if not self.follow_started:
             return np.zeros(3)
-        self.lowering.append((self.t, self.follower.step().lowered_m))
+        self.lowering.append((self.t, self.follower.descent(progress)[1]))
         lag = self.script.imperfections.follow_lag_s
         want = 0.0
         while self.lowering and self.lowering[0][0] <= self.t - lag + 1e-9:
