@@ -46,8 +46,12 @@ class ReadOnlyWorld:
     def object_pose(self) -> np.ndarray | None:
         """x, y, z [m] and rotation vector [rad] of the object in the arm's base frame (a copy), or None
         when the World does not report it."""
-        pose = self._world.progress().object_pose
-        return np.array(pose, dtype=float) if len(pose) == 6 else None
+        return pose_of(self._world.progress())
+
+
+def pose_of(progress: TaskProgress) -> np.ndarray | None:
+    """The object's pose in a progress record (a copy), or None when the World does not report it."""
+    return np.array(progress.object_pose, dtype=float) if len(progress.object_pose) == 6 else None
 
 
 @dataclass(frozen=True)

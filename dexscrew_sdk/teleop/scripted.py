@@ -22,7 +22,7 @@ import numpy as np
 
 from dexscrew_sdk.teleop.command import EpisodeEvent, Frame, Mark, MotionKind, OperatorCommand, Preset
 from dexscrew_sdk.teleop.devices.base import OperatorDevice, OperatorView
-from dexscrew_sdk.teleop.follow import ArmFollower, ObjectView
+from dexscrew_sdk.teleop.follow import ArmFollower, ObjectView, pose_of
 
 
 @dataclass(frozen=True)
@@ -132,14 +132,15 @@ class ScriptedOperator(OperatorDevice):
 
     def read(self, view: OperatorView) -> OperatorCommand:
         p, imp, dt = self.script, self.script.imperfections, self.period_s
-        progress = self.world.progress()
+        # the session's read of this step when it has one (one World call per step), else our own
+        progress = view.progress if view.progress is not None else self.world.progress()
         self.progress_reads += 1
         events: dict[str, Any] = {}
         motion = np.zeros(6)
         if self.phase == "grasp":
             events["preset"] = Preset.GRASP
             self.offset[:] = 0.0
-            pose = self.world.object_pose()
+            pose = self._object_pose(view)
             if pose is not None:  # where the object sits relative to the hand: what to keep while turning
                 self.rel0 = pose[:2] - np.asarray(view.tool_pose[:2], dtype=float)
                 self.next_look_s = self.t + self.script.look_period_s
@@ -216,12 +217,15 @@ class ScriptedOperator(OperatorDevice):
         self.lowered_applied = want
         return np.array([0.0, 0.0, -step])
 
+    def _object_pose(self, view: OperatorView) -> np.ndarray | None:
+        return pose_of(view.progress) if view.progress is not None else self.world.object_pose()
+
     def _look(self, view: OperatorView) -> None:
         """Every look_period_s: compare the object's pose with the tool's, sideways, against the grasp."""
         if self.rel0 is None or self.t + 1e-9 < self.next_look_s:
             return
         self.next_look_s = self.t + self.script.look_period_s
-        pose = self.world.object_pose()
+        pose = self._object_pose(view)
         if pose is None:
             return
         err = (pose[:2] - np.asarray(view.tool_pose[:2], dtype=float)) - self.rel0  # where the tool must go

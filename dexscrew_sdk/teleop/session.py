@@ -171,6 +171,8 @@ class TeleopSession:
         while True:
             try:
                 sample = self._read_sources()
+                # once per step, beside the sources: what the scripted operator decides from and what is recorded
+                progress = self.world.progress() if self.world is not None else None
             except DeviceTimeoutError as exc:
                 handle = writer.source_stopped("device", str(exc)) if writer is not None else None
                 self._writer, self._quit = None, True  # a cell with a silent device cannot record more
@@ -184,6 +186,7 @@ class TeleopSession:
                 tool_pose=self.wrist.tool_pose(sample["arm"].q_rad),
                 q_hand_rad=sample["hand"].q_rad,
                 skill_on=self.hand.skill_on,
+                progress=progress,
             )
             cmd = self.device.read(view)
             if cmd.episode == EpisodeEvent.START and not recording:
@@ -201,7 +204,6 @@ class TeleopSession:
             overruns = now_overruns
             for e in control:
                 events[e] = events.get(e, 0) + 1
-            progress = self.world.progress() if self.world is not None else None
             if recording:
                 if writer is not None:
                     row = self._record(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dexscrew_sdk import resources
 from dexscrew_sdk.ports import free_base_port
 from dexscrew_sdk.recording import OperatorEvent, load_episode
 
@@ -59,6 +60,11 @@ def test_record_scripted_nut_episodes_on_the_lockstep_twin(tmp_path: Path) -> No
         imp = ep.meta["operator_params"]["script"]["imperfections"]
         assert imp["jitter_m"] == 0.0002 and imp["seed"] == 5
         assert ep.meta["final_progress"] is not None and ep.meta["cell_config_hash"]
+        assert ep.meta["skill"] == summary["skill"] and ep.meta["skill"]["choice"] == "shipped"  # the default
+        assert (
+            ep.meta["skill"]["sha256"]
+            == json.loads((resources.shipped_skill("nut") / "skill.json").read_text())["sha256"]
+        )
         seeds.append(ep.meta["seed"])
     assert seeds[0] != seeds[1] and all(100_000 <= s < 200_000 for s in seeds)  # the recording seed range
 

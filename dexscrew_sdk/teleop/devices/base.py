@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dexscrew_sdk.errors import DeviceNotConnected
+from dexscrew_sdk.records import TaskProgress
 from dexscrew_sdk.teleop.command import Frame, MotionKind, OperatorCommand
 
 
@@ -36,6 +37,7 @@ class OperatorView:
     skill_on: bool = False
     ik_ok: bool = True
     events: tuple[str, ...] = ()
+    progress: TaskProgress | None = None  # twins: the World's progress, read once per step with the sources
 
 
 @dataclass
