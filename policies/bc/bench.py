@@ -1,9 +1,11 @@
 """`dexscrew bench bc`: policy-step latency per preset and training throughput from episode files.
 
 Inference (one core, `torch.set_num_threads(1)`): `infer_p99_ms` is one deployed policy
-step (normalisation of a raw 18-D + 5x120x3 observation, history update, network,
-de-normalisation), against the bare forward pass on an already-normalised history in
-the same run. Training (default preset, batch 128, >= 50 recorded episode files read
+step (normalisation of a raw 18-D + 5x120x3 observation, history update, encoding of
+that observation, decoder, de-normalisation), against the bare forward pass (the same
+batch-1 network on an already-normalised history, all K steps encoded) in the same run;
+`eager_forward_*` is the `BCNet` module itself on that history, for the speed-up.
+Training (default preset, batch 128, >= 50 recorded episode files read
 through the real loader with the workers and threads chosen for this machine):
 `train_samples_per_s` and `loader_share` (time blocked waiting for a batch / step
 time), against the same model and optimiser fed batches already in memory.
@@ -57,7 +59,15 @@ def bench_inference(name: str, steps: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         policy.forward_only()
         fwd_s.append(time.perf_counter() - t0)
-    step, fwd = _percentiles(step_s), _percentiles(fwd_s)
+    hq, ht = policy.history
+    args = (hq[None], None if ht is None else ht[None])
+    eager_s = []
+    with torch.inference_mode():
+        for _ in range(max(3, steps // 5)):
+            t0 = time.perf_counter()
+            net(*args)
+            eager_s.append(time.perf_counter() - t0)
+    step, fwd, eager = _percentiles(step_s), _percentiles(fwd_s), _percentiles(eager_s)
     return {
         "params": parameter_count(net),
         "infer_p50_ms": step["p50_ms"],
@@ -65,6 +75,8 @@ def bench_inference(name: str, steps: int) -> dict[str, Any]:
         "forward_p50_ms": fwd["p50_ms"],
         "forward_p99_ms": fwd["p99_ms"],
         "infer_over_forward_p99": round(step["p99_ms"] / fwd["p99_ms"], 3),
+        "eager_forward_p50_ms": eager["p50_ms"],
+        "eager_forward_p99_ms": eager["p99_ms"],
         "steps": steps,
     }
 

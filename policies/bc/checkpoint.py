@@ -10,13 +10,13 @@ resume. Only tensors, numbers, strings, lists and dicts: it loads with
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dexscrew_sdk.atomic import write_atomic
 from policies.bc.layout import BCError, BCLayout
 from policies.bc.model import BCNet, ModelConfig
 from policies.bc.normalise import Normaliser
@@ -26,12 +26,10 @@ REQUIRED = ("layout", "model_config", "normaliser", "model", "ema", "dataset")
 
 
 def save(path: Path, payload: dict[str, Any]) -> Path:
-    """Temp file + rename: an interrupted save never corrupts the previous checkpoint."""
+    """Written atomically (`dexscrew_sdk.atomic`): an interrupted save never corrupts the previous checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({**payload, "format": FORMAT}, str(tmp))
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: torch.save({**payload, "format": FORMAT}, f))
     return path
 
 

@@ -12,15 +12,13 @@ inside the recorded action range. `act` is observe + predict.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 import numpy as np
 import torch
 
 from policies.bc.checkpoint import LoadedPolicy
 from policies.bc.layout import BCError
 from policies.bc.normalise import Normaliser, RangeNorm
+from policies.bc.stepnet import StepNet
 
 
 class _Affine:
@@ -31,8 +29,12 @@ class _Affine:
         self.span = torch.as_tensor(norm.hi - norm.lo, dtype=torch.float32, device=device)
         self.clip = norm.clip
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.addcmul(self.offset, x, self.scale)
+    def forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        y = (
+            torch.addcmul(self.offset, x, self.scale)
+            if out is None
+            else torch.addcmul(self.offset, x, self.scale, out=out)
+        )
         return y if self.clip is None else y.clamp_(-self.clip, self.clip)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
@@ -57,7 +59,13 @@ class TorchNormaliser:
 
 
 class BCPolicy:
-    """A checkpoint's EMA network with its normalisation and an observation history (CPU, one thread ok)."""
+    """A checkpoint's EMA network with its normalisation and an observation history (CPU, one thread ok).
+
+    The history is kept twice, both as rings of the last K steps written once per period:
+    the normalised observations (what the network's input would be, for `forward_only`)
+    and their per-modality encodings inside `StepNet`, so a step encodes one observation,
+    not K, and then decodes (`stepnet.py`).
+    """
 
     def __init__(self, loaded: LoadedPolicy) -> None:
         self.loaded = loaded
@@ -65,75 +73,73 @@ class BCPolicy:
         self.net = loaded.net.eval()
         self.norm = TorchNormaliser(loaded.normaliser)
         k, lay = self.layout.history, self.layout
-        self._q = torch.zeros(1, k, lay.joint_dim)
-        self._t = torch.zeros(1, k, lay.tactile_dim) if lay.use_touch else None
+        with torch.no_grad():
+            self.step_net = StepNet(self.net)
+        # step t's normalised observation at rows t % K and t % K + K: rows i+1..i+K are the history
+        self._q_ring = torch.zeros(2 * k, lay.joint_dim)
+        self._t_ring = torch.zeros(2 * k, lay.tactile_dim) if lay.use_touch else None
         self._started = False
-        self.run = _frozen(self.net, self._q, self._t)
 
+    @property
+    def history(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The normalised history (K, 18), (K, 1800) or None, oldest first (views, valid until the next step)."""
+        k, i = self.layout.history, self.step_net.slot
+        t = None if self._t_ring is None else self._t_ring[i + 1 : i + 1 + k]
+        return self._q_ring[i + 1 : i + 1 + k], t
+
+    @torch.inference_mode()
     def reset(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> None:
-        q, t = self._observation(q_rad, tactile_n)
-        self._q[:] = q
-        if self._t is not None and t is not None:
-            self._t[:] = t
+        """Start an episode: all K history steps are this observation."""
+        q, t = self._normalised(q_rad, tactile_n, 0)
+        self._q_ring.copy_(q.clone().expand_as(self._q_ring))  # (a copy: source and target share rows)
+        if self._t_ring is not None and t is not None:
+            self._t_ring.copy_(t.clone().expand_as(self._t_ring))
+        self.step_net.fill(q, t)
         self._started = True
 
-    def _observation(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        q = torch.from_numpy(np.array(q_rad, dtype=np.float32).reshape(1, -1))
-        if q.shape[1] != self.layout.joint_dim or not torch.isfinite(q).all():
+    def _normalised(
+        self, q_rad: np.ndarray, tactile_n: np.ndarray | None, row: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Validate one raw observation and write it, normalised, into ring `row` (returned as (1, D) views)."""
+        q = np.array(q_rad, dtype=np.float32).reshape(1, -1)
+        if q.shape[1] != self.layout.joint_dim or not np.isfinite(q).all():
             raise BCError(f"observation q must be {self.layout.joint_dim} finite values, got {tuple(q.shape)}")
-        t = None
-        if self._t is not None:
-            if tactile_n is None:
-                raise BCError("this policy uses touch: pass the tactile frame")
-            t = torch.from_numpy(np.array(tactile_n, dtype=np.float32).reshape(1, -1))
-            if t.shape[1] != self.layout.tactile_dim or not torch.isfinite(t).all():
-                raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
-        return self.norm.observations(q, t)
+        qn = self.norm.q.forward(torch.from_numpy(q), out=self._q_ring[row : row + 1])
+        if self._t_ring is None or self.norm.tactile is None:
+            return qn, None
+        if tactile_n is None:
+            raise BCError("this policy uses touch: pass the tactile frame")
+        t = np.array(tactile_n, dtype=np.float32).reshape(1, -1)
+        if t.shape[1] != self.layout.tactile_dim or not np.isfinite(t).all():
+            raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
+        return qn, self.norm.tactile.forward(torch.from_numpy(t), out=self._t_ring[row : row + 1])
 
+    @torch.inference_mode()
     def observe(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> None:
         """Append one period's observation (the first one fills the whole history)."""
         if not self._started:
             self.reset(q_rad, tactile_n)
             return
-        q, t = self._observation(q_rad, tactile_n)
-        self._q = torch.cat([self._q[:, 1:], q[:, None]], dim=1)
-        if self._t is not None and t is not None:
-            self._t = torch.cat([self._t[:, 1:], t[:, None]], dim=1)
+        k = self.layout.history
+        i = (self.step_net.slot + 1) % k
+        q, t = self._normalised(q_rad, tactile_n, i)
+        self._q_ring[i + k].copy_(q[0])
+        if self._t_ring is not None and t is not None:
+            self._t_ring[i + k].copy_(t[0])
+        self.step_net.push(q, t)  # encodes into the same slot i
 
     @torch.inference_mode()
     def predict(self) -> np.ndarray:
         """The (H, 18) chunk in radians for the current history; its first step is the newest observation's."""
         if not self._started:
             raise BCError("predict() before any observation: call observe(q, tactile) first")
-        return self.norm.actions_rad(self._forward()).double().numpy()
+        return self.norm.actions_rad(self.step_net.decode()).double().numpy()
 
     def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
         self.observe(q_rad, tactile_n)
         return self.predict()
 
     def forward_only(self) -> np.ndarray:
-        """The bare network on the current (already normalised) history: the benchmark's baseline."""
-        with torch.inference_mode():
-            return self._forward().numpy()
-
-    def _forward(self) -> torch.Tensor:
-        return (self.run(self._q) if self._t is None else self.run(self._q, self._t))[0]
-
-
-def _frozen(net: torch.nn.Module, q: torch.Tensor, t: torch.Tensor | None) -> Any:
-    """The network traced and frozen for batch-1 inference: one graph, no Python per layer.
-
-    At batch 1 the step is dominated by per-operator overhead (about 1800 ATen calls per
-    step for the default preset); freezing removes the module dispatch and folds constants.
-    Same outputs as the eager network (tested); falls back to it if tracing is refused.
-    """
-    args = (q,) if t is None else (q, t)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            # torch 2.13 marks TorchScript deprecated (the SDK's skills use it too); the tracer's note is
-            # about GroupNorm's shape check, constant here: the deployed input shape is fixed (1, K, D).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            return torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(net, args)))
-    except (RuntimeError, torch.jit.Error):
-        return net
+        """The bare network on the current normalised history (all K steps encoded): the benchmark's baseline."""
+        q, t = self.history
+        return self.step_net.forward(q, t).numpy()

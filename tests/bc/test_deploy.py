@@ -169,7 +169,7 @@ def test_commands_go_through_the_safety_layer(trained: Path) -> None:
 
 
 @pytest.mark.parametrize("touch", [True, False])
-def test_the_frozen_network_deploys_the_same_actions_as_the_eager_one(trained: Path, touch: bool) -> None:
+def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch: bool) -> None:
     import torch
 
     from policies.bc.checkpoint import LoadedPolicy
@@ -185,9 +185,18 @@ def test_the_frozen_network_deploys_the_same_actions_as_the_eager_one(trained: P
     ep = synthetic_episodes(1, 30)[0]
     norm = Normaliser.fit([(ep.q, ep.tactile if touch else None, ep.action)], 30)
     policy = BCPolicy(LoadedPolicy(net, BCLayout(use_touch=touch), norm, cfg, {}, trained))
-    assert isinstance(policy.run, torch.jit.ScriptModule)
-    for i in range(7):
+    k = cfg.history
+    for i in range(9):  # past K steps: the history rings wrap
         chunk = policy.act(ep.q[i], ep.tactile[i].reshape(5, 120, 3) if touch else None)
-    with torch.no_grad():
-        eager = policy.norm.actions_rad(net(policy._q, policy._t)[0]).double().numpy()
-    np.testing.assert_allclose(chunk, eager, atol=1e-5)
+        idx = [max(0, j) for j in range(i - k + 1, i + 1)]
+        q, t = policy.norm.observations(
+            torch.from_numpy(ep.q[idx][None]).float(),
+            torch.from_numpy(ep.tactile[idx][None]).float() if touch else None,
+        )
+        hq, ht = policy.history
+        np.testing.assert_allclose(hq.numpy(), q[0].numpy(), atol=1e-6)
+        assert (ht is None) == (not touch) and (ht is None or np.allclose(ht.numpy(), t[0].numpy(), atol=1e-6))
+        with torch.no_grad():
+            eager = policy.norm.actions_rad(net(q, t)[0]).double().numpy()
+        np.testing.assert_allclose(chunk, eager, atol=1e-5)
+        np.testing.assert_allclose(policy.forward_only(), net(q, t)[0].detach().numpy(), atol=1e-5)
