@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dexscrew_sdk.errors import ConfigError
+from twins.grasp import GRASP_BELOW_TOP_M
 
 NUT_SHAPES: tuple[str, ...] = ("triangular", "square", "hexagonal", "cross")
 HANDLE_SHAPES: tuple[str, ...] = ("octagon", "dodecagon", "pentagon")  # pentagon: never used in training
@@ -118,10 +119,15 @@ def _check(task: str, shape: str) -> None:
         raise ConfigError(f"unknown {kind} shape {shape!r}; choose one of {list(valid)}")
 
 
+# The grasp point (z = 0) sits this far below the handle's top, as on the training handle (the fingertips meet
+# it 55 mm below its top, twins.grasp). At 25 mm the middle finger pressed down on the top face (~70 N).
+HANDLE_ABOVE_GRASP_M = GRASP_BELOW_TOP_M["screwdriver"]
+
+
 def _handle(shape: str, circumradius_m: float) -> ObjectGeometry:
     sides = {"octagon": 8, "dodecagon": 12, "pentagon": 5}
-    # The grasp point (z = 0) sits 25 mm below the top of the handle.
-    return _convex(polygon(sides[shape], circumradius_m), -(HANDLE_LENGTH_M - 0.025), 0.025, HANDLE_KG, 0.0)
+    top = HANDLE_ABOVE_GRASP_M
+    return _convex(polygon(sides[shape], circumradius_m), top - HANDLE_LENGTH_M, top, HANDLE_KG, 0.0)
 
 
 def object_geometry(task: str, shape: str) -> ObjectGeometry:
@@ -143,7 +149,9 @@ def object_geometry(task: str, shape: str) -> ObjectGeometry:
 # The full twin's nuts: (circumradius, corner radius) chosen so that the wall around the 12.5 mm bore is
 # >= 3 mm and across corners stays within +-15 % of 42 mm (docs/twins.md, "Objects").
 TWIN_TRIANGLE_M = (0.023, 0.009)  # 46 mm across corners; rounded corners give the bore its wall
-TWIN_SQUARE_CIRCUMRADIUS_M = 0.023  # 46 mm across corners, 32.5 mm across flats
+# The smallest square with a 3 mm wall: its corners come no farther out than needed (the training nut's reach
+# 21 mm from the axis); at 23 mm the middle finger rode the corners and the skill stalled.
+TWIN_SQUARE_CIRCUMRADIUS_M = 0.022  # 44 mm across corners, 31.1 mm across flats
 TWIN_HEXAGON_CIRCUMRADIUS_M = 0.021  # 42 mm across corners, 36.4 mm across flats
 TWIN_CROSS_ARM_M = (0.040, 0.024)  # each bar 40 mm long and 24 mm wide: 46.6 mm across corners
 

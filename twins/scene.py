@@ -50,6 +50,8 @@ ARM_KP, ARM_KD = 0.5, 1.0
 THREAD_AXIAL_N = 200.0  # the thread carries axial loads: pushing the nut barely moves it
 ASSIST_MAX_SPEED_RAD_S = 2 * np.pi  # the scripted assist drives at most one turn a second
 CLOSE_HAND_S = 0.5  # at reset, the fingers close on the object for this long before time starts
+HAND_FRICTION = 1.0  # every hand link's contact friction, the RL world's (the pair's value = this x the object's)
+HAND_LINK_PREFIX = "left_hand"  # the hand's links in the arm-and-hand body
 
 
 @dataclass
@@ -61,9 +63,18 @@ class TaskParams:
     thread: ThreadParams = field(default_factory=ThreadParams)
     scale: float = 1.0
     mass_kg: float = objects.NUT_KG
-    lateral_friction: float = 1.0
+    lateral_friction: float | None = None  # the object's contact friction; None: the task's nominal
     tilt_rad: float = float(np.deg2rad(25.0))
     pose_offset_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def object_friction(self) -> float:
+        """The object's contact friction (the pair's value: the pads carry 1.0 and PyBullet multiplies)."""
+        return nominal_contact_friction(self.task) if self.lateral_friction is None else self.lateral_friction
+
+
+def nominal_contact_friction(task: str) -> float:
+    """The RL world's nominal pair value for `task` (rl_recipe.NOMINAL: nut 1, screwdriver 4)."""
+    return rl_recipe.nominal_scene(task).contact_mu
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,7 @@ class Scene:
         jn, self._links = link_indices(c, self.robot)
         self._arm_ids = [jn[n] for n in joints.ARM_JOINT_NAMES]
         self.hand = HandModel.attach(c, self.robot, LEFT_LINKS)
-        self.hand.set_friction(1.0, 0.0)
+        self._hand_friction(HAND_FRICTION)
         hand_rot = hand_rotation(params.tilt_rad)
         q_arm = arm_start_pose(hand_rot)
         for j, v in zip(self._arm_ids, q_arm, strict=True):
@@ -165,6 +176,15 @@ class Scene:
         self._assist_until_s = -1.0
         self.obj.resist(self.fasten.friction_nm)
         self.readout = self.read()
+
+    def _hand_friction(self, lateral: float) -> None:
+        """Every link of the hand, as the RL world's hand: the tip boxes, phalanges and palm touch the object
+        too (left at the engine's default 0.5, the pair's value there was half the pads')."""
+        for name, link in self._links.items():
+            if name.startswith(HAND_LINK_PREFIX):
+                pb.changeDynamics(
+                    self.robot, link, lateralFriction=lateral, restitution=0.0, physicsClientId=self.client
+                )
 
     def _close_hand(self, q_arm: np.ndarray) -> None:
         """The fingers close from open onto the object at the skill's initial targets while the object is
@@ -194,7 +214,7 @@ class Scene:
             physicsClientId=c,
         )
         obj = object_multibody(c, col, vis, centre, p.mass_kg, bolt_vis)
-        obj.set_friction(p.lateral_friction)
+        obj.set_friction(p.object_friction())
         if p.task == "nut":
             travel = (p.turns_required + 2.0) * p.pitch_m
             obj.carrier_limits(-travel, travel)
@@ -269,7 +289,22 @@ class Scene:
         else:
             self.obj.resist(f.friction_nm)
         pb.stepSimulation(physicsClientId=self.client)
+        if self.params.task == "screwdriver":
+            self._rest_on_screw()
         self.time_s += self.dt
+
+    def _rest_on_screw(self) -> None:
+        """The screw's head is a hard stop below the blade: the handle never goes deeper than the screw.
+
+        The screw is held in its hole by its thread (hundreds of newtons axially) and moves only with the
+        turns, so a handle pushed down stays where the screw is and the pads slip on it instead. A joint
+        limit or a position motor at the screw's depth is solved together with the pads' contacts and gave
+        way to the fingers' friction: the handle slid 5-9 mm below the screw. So the stop is a projection after
+        each step: below the head, the carrier is put back on it and keeps only an upward speed."""
+        floor = -self.fasten.screw_depth_m
+        travel, speed = pb.getJointState(self.obj.body, ObjectBody.CARRIER, physicsClientId=self.client)[:2]
+        if travel < floor:
+            pb.resetJointState(self.obj.body, ObjectBody.CARRIER, floor, max(0.0, speed), physicsClientId=self.client)
 
     def read(self) -> Readout:
         """One read of every joint; kept as `self.readout`."""

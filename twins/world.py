@@ -16,7 +16,7 @@ from dexscrew_sdk.interfaces import World
 from dexscrew_sdk.records import DeviceInfo, TaskProgress
 from twins import objects
 from twins.faults import OPERATOR_ACTIONS
-from twins.scene import TaskParams
+from twins.scene import TaskParams, nominal_contact_friction
 
 if TYPE_CHECKING:
     from twins.scene import Scene
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 PERTURBATIONS: tuple[str, ...] = ("drag_fingers", "counter_rotate", "assist_turn")
 # Randomisation ranges used when reset(..., randomisation={"enabled": True, ...}); any key may be overridden.
 DEFAULT_RANDOMISATION: dict[str, Any] = {
-    "friction": [0.7, 1.5],
+    "friction": [0.7, 1.5],  # x the object's nominal contact friction (nut 1, handle 4)
     "mass_kg": [0.04, 0.06],
     "scale": [0.95, 1.05],
     "pose_m": 0.002,
@@ -72,7 +72,7 @@ class TwinWorld(World):
             r = np.random.default_rng(seed)
             params = replace(
                 params,
-                lateral_friction=float(r.uniform(*ranges["friction"])),
+                lateral_friction=nominal_contact_friction(task) * float(r.uniform(*ranges["friction"])),
                 mass_kg=float(r.uniform(*ranges["mass_kg"])),
                 scale=float(r.uniform(*ranges["scale"])),
                 pose_offset_m=r.uniform(-1, 1, 3) * float(ranges["pose_m"]),
