@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from twins import rl_recipe as recipe
+
 
 @dataclass
 class RewardConfig:
@@ -43,6 +45,8 @@ class TaskConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     termination: TerminationConfig = field(default_factory=TerminationConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    # canonical order; None: the deploy grasp (dexscrew_sdk.skills.layout.init_targets_sdk)
+    init_targets_rad: tuple[float, ...] | None = None
 
     @classmethod
     def for_task(cls, task: str) -> TaskConfig:
@@ -52,8 +56,9 @@ class TaskConfig:
                 reward=RewardConfig(angvel_scale=6.0, overspeed_limit=7.5, pose_scale=-0.5, torque_scale=-0.1),
                 termination=TerminationConfig(tip_distance_m=0.07, stagnation_s=3.5),
             )
-        if task == "screwdriver":
-            return cls(task="screwdriver")
+        if task == "screwdriver":  # the authors' training start ("screwdriver_inclined", ring finger on the handle):
+            # their released student turns the handle from it, and not from the deploy grasp
+            return cls(task="screwdriver", init_targets_rad=recipe.TRAIN_INIT_RAD["screwdriver"])
         raise ValueError(f"unknown task {task!r}; choose from ['nut', 'screwdriver']")
 
 

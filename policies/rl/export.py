@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -45,7 +46,7 @@ def metadata(data: dict[str, Any], sha256: str) -> dict[str, Any]:
     """The skill's metadata: obs layout, joint order, action scale, masks, limits, initial targets."""
     task, lay = data["layout"]["task"], data["layout"]
     lo, hi = layout.limits_sdk(joints.XHAND_LOWER_RAD, joints.XHAND_UPPER_RAD)
-    init = layout.init_targets_sdk(task).clip(lo, hi)
+    init = np.asarray(data.get("initial_targets_rad", layout.init_targets_sdk(task))).clip(lo, hi)
     names = list(joints.HAND_JOINT_NAMES)
     return {
         "format": SKILL_FORMAT,

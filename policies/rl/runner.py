@@ -165,6 +165,7 @@ class Runner:
             "algo": algo,
             "teacher": self.teacher.state_dict(),
             "teacher_source": self.teacher_source,
+            "initial_targets_rad": self.env.init_targets.tolist(),  # the skill starts where training did
             "rng": torch.get_rng_state(),
         }
 

@@ -74,7 +74,8 @@ class RevoluteTask:
         lo, hi = layout.limits_sdk(backend.joint_lower.cpu().numpy(), backend.joint_upper.cpu().numpy())
         self.lower = torch.as_tensor(lo, dtype=torch.float32, device=dev)
         self.upper = torch.as_tensor(hi, dtype=torch.float32, device=dev)
-        self.init_targets = torch.as_tensor(layout.init_targets_sdk(cfg.task), dtype=torch.float32, device=dev)
+        init = cfg.init_targets_rad if cfg.init_targets_rad is not None else layout.init_targets_sdk(cfg.task)
+        self.init_targets = torch.as_tensor(init, dtype=torch.float32, device=dev)
         self.init_targets = torch.max(torch.min(self.init_targets, self.upper), self.lower)
         self.mask = torch.as_tensor(layout.mask_sdk(cfg.task), device=dev)
         self.action_scale = layout.TRAIN_ACTION_SCALE[cfg.task]

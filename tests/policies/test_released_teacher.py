@@ -105,3 +105,20 @@ def test_student_stage_distils_a_released_student_and_exports_a_skill(tmp_path: 
     assert meta["training"]["teacher"]["file"] == "nut_bolt.pt" and len(meta["training"]["teacher"]["sha256"]) == 64
     with pytest.raises(SystemExit, match="teacher-action-prob must lie in"):
         train_main(_args("student", out, "--teacher", teacher, "--teacher-action-prob", "1.5"))
+
+
+@pytest.mark.usefixtures("fake_world")
+def test_a_screwdriver_skill_starts_where_its_training_started(tmp_path: Path) -> None:
+    """The authors' screwdriver start (ring finger on the handle) is the task's and the exported skill's."""
+    from policies.rl.export import export_skill
+    from twins.rl_recipe import TRAIN_INIT_RAD
+
+    t_out, s_out = tmp_path / "teacher", tmp_path / "student"
+    args = ["--iterations", "1"]
+    assert train_main([*_args("teacher", t_out, *args)[:2], "screwdriver", *_args("teacher", t_out, *args)[3:]]) == 0
+    student = _args("student", s_out, *args, "--teacher", str(t_out / "checkpoint_last.pt"))
+    assert train_main([*student[:2], "screwdriver", *student[3:]]) == 0
+    meta = json.loads(export_skill(s_out / "checkpoint_last.pt", tmp_path / "skill").with_suffix(".json").read_text())
+    lo, hi = np.array(meta["lower_rad"]), np.array(meta["upper_rad"])
+    np.testing.assert_allclose(meta["initial_targets_rad"], np.clip(TRAIN_INIT_RAD["screwdriver"], lo, hi), atol=1e-6)
+    assert meta["history_fill_rad"] == meta["initial_targets_rad"] * 2
