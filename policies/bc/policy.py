@@ -78,7 +78,13 @@ class BCPolicy:
         # step t's normalised observation at rows t % K and t % K + K: rows i+1..i+K are the history
         self._q_ring = torch.zeros(2 * k, lay.joint_dim)
         self._t_ring = torch.zeros(2 * k, lay.tactile_dim) if lay.use_touch else None
+        self._rows = [  # per slot: its row and the row's twin K later, in each ring
+            (self._q_ring[i : i + 1], self._q_ring[i + k : i + k + 1], *self._t_rows(i, k)) for i in range(k)
+        ]
         self._started = False
+
+    def _t_rows(self, i: int, k: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        return (None, None) if self._t_ring is None else (self._t_ring[i : i + 1], self._t_ring[i + k : i + k + 1])
 
     @property
     def history(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -100,19 +106,25 @@ class BCPolicy:
     def _normalised(
         self, q_rad: np.ndarray, tactile_n: np.ndarray | None, row: int
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Validate one raw observation and write it, normalised, into ring `row` (returned as (1, D) views)."""
+        """Validate one raw observation, then write it normalised into ring `row` ((1, D) views).
+
+        Both parts are checked before anything is written: a refused observation leaves the history as it was.
+        """
         q = np.array(q_rad, dtype=np.float32).reshape(1, -1)
         if q.shape[1] != self.layout.joint_dim or not np.isfinite(q).all():
             raise BCError(f"observation q must be {self.layout.joint_dim} finite values, got {tuple(q.shape)}")
-        qn = self.norm.q.forward(torch.from_numpy(q), out=self._q_ring[row : row + 1])
-        if self._t_ring is None or self.norm.tactile is None:
+        t = None
+        if self._t_ring is not None:
+            if tactile_n is None:
+                raise BCError("this policy uses touch: pass the tactile frame")
+            t = np.array(tactile_n, dtype=np.float32).reshape(1, -1)
+            if t.shape[1] != self.layout.tactile_dim or not np.isfinite(t).all():
+                raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
+        q_row, _, t_row, _ = self._rows[row]
+        qn = self.norm.q.forward(torch.from_numpy(q), out=q_row)
+        if t is None or self.norm.tactile is None:
             return qn, None
-        if tactile_n is None:
-            raise BCError("this policy uses touch: pass the tactile frame")
-        t = np.array(tactile_n, dtype=np.float32).reshape(1, -1)
-        if t.shape[1] != self.layout.tactile_dim or not np.isfinite(t).all():
-            raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
-        return qn, self.norm.tactile.forward(torch.from_numpy(t), out=self._t_ring[row : row + 1])
+        return qn, self.norm.tactile.forward(torch.from_numpy(t), out=t_row)
 
     @torch.inference_mode()
     def observe(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> None:
@@ -123,9 +135,10 @@ class BCPolicy:
         k = self.layout.history
         i = (self.step_net.slot + 1) % k
         q, t = self._normalised(q_rad, tactile_n, i)
-        self._q_ring[i + k].copy_(q[0])
-        if self._t_ring is not None and t is not None:
-            self._t_ring[i + k].copy_(t[0])
+        _, q_twin, _, t_twin = self._rows[i]
+        q_twin.copy_(q)
+        if t_twin is not None and t is not None:
+            t_twin.copy_(t)
         self.step_net.push(q, t)  # encodes into the same slot i
 
     @torch.inference_mode()

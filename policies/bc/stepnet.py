@@ -262,6 +262,10 @@ class StepNet:
         self.ring = torch.zeros(2 * k, f)  # step t's features at rows t % K and t % K + K
         self.slot = k - 1
         self.windows = [self.ring[i + 1 : i + 1 + k].reshape(-1) for i in range(k)]  # views, oldest first
+        self.slots = [  # per slot: where its joint and touch features go, its row and the row's twin
+            (self.ring[i : i + 1, : self.jf], self.ring[i : i + 1, self.jf :], self.ring[i], self.ring[i + k])
+            for i in range(k)
+        ]
         self.full = torch.zeros(k, f)  # the re-encoded history of `forward`
         # to_tokens: rows reordered so its output is the time-major (H, token_dim) token buffer
         tok = _Buf(h, cfg.token_dim, pad)
@@ -279,19 +283,19 @@ class StepNet:
         self.head_x = head_in.inner
         self.action = torch.empty(h, cfg.action_dim)
 
-    def _encode(self, q: torch.Tensor, t: torch.Tensor | None, out: torch.Tensor) -> None:
-        _mlp(self.joint, q, out[:, : self.jf])
+    def _encode(self, q: torch.Tensor, t: torch.Tensor | None, out: tuple[torch.Tensor, torch.Tensor]) -> None:
+        _mlp(self.joint, q, out[0])
         if self.tactile is not None:
             if t is None:
                 raise ValueError("this network was built with touch: pass the tactile frame")
-            _mlp(self.tactile, t, out[:, self.jf :])
+            _mlp(self.tactile, t, out[1])
 
     def push(self, q: torch.Tensor, t: torch.Tensor | None) -> None:
         """Encode one normalised observation, q (1, 18), t (1, 1800), as the newest history step."""
-        k = self.cfg.history
-        i = self.slot = (self.slot + 1) % k
-        self._encode(q, t, self.ring[i : i + 1])
-        self.ring[i + k].copy_(self.ring[i])
+        i = self.slot = (self.slot + 1) % self.cfg.history
+        joint, touch, row, twin = self.slots[i]
+        self._encode(q, t, (joint, touch))
+        twin.copy_(row)
 
     def fill(self, q: torch.Tensor, t: torch.Tensor | None) -> None:
         """All K history steps = this observation (the start of an episode)."""
@@ -305,7 +309,7 @@ class StepNet:
     @torch.inference_mode()
     def forward(self, q: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
         """The whole network on a normalised history q (K, 18), t (K, 1800): K encodings, then decode."""
-        self._encode(q, t, self.full)
+        self._encode(q, t, (self.full[:, : self.jf], self.full[:, self.jf :]))
         return self._decode(self.full.view(-1))
 
     def _decode(self, cond: torch.Tensor) -> torch.Tensor:

@@ -200,3 +200,25 @@ def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch
             eager = policy.norm.actions_rad(net(q, t)[0]).double().numpy()
         np.testing.assert_allclose(chunk, eager, atol=1e-5)
         np.testing.assert_allclose(policy.forward_only(), net(q, t)[0].detach().numpy(), atol=1e-5)
+
+
+def test_a_refused_observation_leaves_the_history_as_it_was(trained: Path) -> None:
+    import torch
+
+    from policies.bc.layout import BCError
+
+    policy = load_policy(trained)
+    ep_q = np.linspace(0.1, 0.5, 18)
+    touch = np.full((5, 120, 3), 0.2)
+    for _ in range(3):
+        policy.act(ep_q, touch)
+    before = policy.predict()
+    hq, ht = (h.clone() for h in policy.history)
+    bad = touch.copy()
+    bad[2, 7, 1] = np.nan
+    with pytest.raises(BCError, match="tactile frame must be"):
+        policy.observe(ep_q + 0.3, bad)  # a valid q with a broken frame: nothing may be written
+    with pytest.raises(BCError, match="observation q must be 18 finite values"):
+        policy.observe(ep_q[:17], touch)
+    assert torch.equal(policy.history[0], hq) and torch.equal(policy.history[1], ht)
+    np.testing.assert_array_equal(policy.predict(), before)
