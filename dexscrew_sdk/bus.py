@@ -172,6 +172,9 @@ def recv_frames(sock: zmq.Socket, flags: int = 0) -> list[bytes]:
 
 def send(sock: zmq.Socket, topic: bytes, msg: Message, flags: int = 0) -> None:
     frames = codec.encode(topic, msg)
+    if len(frames) == 1:  # every state and command the SDK has: one copied frame
+        sock.send(frames[0], flags)
+        return
     last = len(frames) - 1
     for i, frame in enumerate(frames):
         # the header frame is copied; large array frames (memoryviews) are sent without copying

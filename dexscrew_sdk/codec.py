@@ -107,6 +107,11 @@ class _Template:
         descr = msgpack.packb([name, spec.dtype, spec.shape_list])  # 0x93 + 3 items
         self.tail = b"\xa1f\x80\xa1a\x91\x94" + descr[1:] + b"\xc6" + struct.pack(">I", spec.nbytes)
         self.size = len(self.head) + 8 + len(self.mid) + 8 + len(self.tail) + spec.nbytes
+        # offsets from the start of the header: seq, stamp, array bytes; and the array's element count
+        self.at_seq = len(self.head)
+        self.at_stamp = self.at_seq + 8 + len(self.mid)
+        self.at_data = self.at_stamp + 8 + len(self.tail)
+        self.count = spec.nbytes // spec.np_dtype.itemsize
 
     def encode(self, topic: bytes, seq: int, stamp_ns: int, arr: np.ndarray) -> bytes:
         return b"".join((topic, TOPIC_END, self.head, _U64.pack(seq), self.mid, _U64.pack(stamp_ns), self.tail,
@@ -116,12 +121,10 @@ class _Template:
         """The message if `first[start:]` is exactly this template filled in, else None."""
         if len(first) - start != self.size or not first.startswith(self.head, start):
             return None
-        i = start + len(self.head)
-        j = i + 8 + len(self.mid)
-        k = j + 8 + len(self.tail)
-        if first[i + 8 : j] != self.mid or first[j + 8 : k] != self.tail:
+        i, j = start + self.at_seq, start + self.at_stamp
+        if not first.startswith(self.mid, i + 8) or not first.startswith(self.tail, j + 8):  # no slice copies
             return None
-        flat = np.frombuffer(first, self.spec.np_dtype, self.spec.nbytes // self.spec.np_dtype.itemsize, k)
+        flat = np.frombuffer(first, self.spec.np_dtype, self.count, start + self.at_data)
         if self.spec.is_float and not math.isfinite(flat.dot(self.spec.zeros)):
             raise CodecError(f"{self.schema.type}.{self.name}: contains NaN or inf")
         (seq,), (stamp,) = _U64.unpack_from(first, i), _U64.unpack_from(first, j)
