@@ -4,12 +4,15 @@ stop under the handle."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pybullet as pb
 import pytest
 
+from dexscrew_sdk.teleop.follow import ArmFollower, ReadOnlyWorld
 from twins import objects, rl_recipe
-from twins.bullet import ObjectBody
+from twins.bullet import ObjectBody, official_init_canonical
 from twins.cell import TwinCell
 from twins.grasp import GRASP_BELOW_TOP_M
 
@@ -96,3 +99,28 @@ def test_a_handle_lifted_off_the_screw_comes_back_to_rest_on_its_head(cell: Twin
     cell.advance(1.5)
     gap = s.obj.travel_m() + s.fasten.screw_depth_m
     assert 0.0 <= gap < 0.0005, gap  # fell under gravity and rests on the head, not below it
+
+
+def test_the_follower_keeps_a_turning_handle_seated_on_the_screw(cell: TwinCell) -> None:
+    """The wrist goes down with the screw's feed and the handle stays on the screw's head, never unseated."""
+    cell.world.reset("screwdriver", "octagon", seed=0)
+    cell.rebuild(replace(cell.scene.params, lateral_friction=1.0), 0)  # a grip the assist can turn
+    q = official_init_canonical("screwdriver")
+    q[1] -= 0.3
+    q[4:8] -= 0.3
+    cell.hand.command(np.clip(q, cell.hand.limits.lower_rad, cell.hand.limits.upper_rad))
+    s = cell.scene
+    palm0 = s._palm_height()
+    follower = ArmFollower(cell.arm, ReadOnlyWorld(cell.world), cell.params.pitch_m)
+    follower.start()
+    for k in range(round(3.0 / cell.control_period_s)):
+        if k % round(1.0 / cell.control_period_s) == 0:
+            cell.world.perturb("assist_turn")
+        follower.step()
+        cell.advance(cell.control_period_s)
+        assert not cell.world.progress().unseated
+    turns, depth = cell.world.progress().turns_done, s.fasten.screw_depth_m
+    assert turns > 0.5, turns
+    assert depth == pytest.approx(turns * cell.params.pitch_m, abs=0.1 * cell.params.pitch_m)  # read a period apart
+    assert s.obj.travel_m() == pytest.approx(-depth, abs=3e-4)  # on the head
+    assert palm0 - s._palm_height() == pytest.approx(depth, abs=3e-4)  # the wrist followed the feed
