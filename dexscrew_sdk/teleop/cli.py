@@ -100,6 +100,15 @@ def _meta(cell: Any) -> dict[str, Any]:
     return {"cell": cfg.name, "cell_kind": kind, "cell_config_hash": config_hash(text), "calibration_files": calib}
 
 
+def source_silence_s(cell: Any) -> float:
+    """How long a source may publish nothing before the recorder closes the episode as stopped: 1 s of wall
+    time in real time; in lockstep the clock's tick timeout, since a silent node already fails the tick and
+    one tick of a contact-heavy scene on a loaded machine took 1.3 s."""
+    if not cell.config.lockstep:
+        return 1.0
+    return max(1.0, float(getattr(cell.clock, "timeout_s", 1.0)))
+
+
 def run(args: argparse.Namespace, record: bool) -> int:
     from dexscrew_sdk.evaluation.seeds import RECORDING
     from dexscrew_sdk.resources import config_path
@@ -132,12 +141,8 @@ def run(args: argparse.Namespace, record: bool) -> int:
             from dexscrew_sdk.recording import Recorder
 
             cfg.meta = {**_meta(cell), "skill": chosen.identity()}
-            # Lockstep: a silent node already fails the clock's tick (its own timeout), and one tick of a
-            # contact-heavy scene on a loaded machine can take over a second of wall time.
-            silence_s = max(1.0, float(getattr(cell.clock, "timeout_s", 1.0))) if cell.config.lockstep else 1.0
-            recorder = Recorder(
-                args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync, source_timeout_s=silence_s
-            )
+            recorder = Recorder(args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync,
+                                source_timeout_s=source_silence_s(cell))  # fmt: skip
         wrist = WristController(tool_offset(args.task), period, cell.arm.limits)
         status = StatusLine(sys.stderr if not scripted_run else None)
         session = TeleopSession(cell, device, wrist, HandControl(cell.hand, skill), cfg, recorder, status)

@@ -101,3 +101,14 @@ def test_record_names_a_bad_cell_and_operator() -> None:
     cmd[-1] = "telepathy"
     out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "invalid choice: 'telepathy'" in out.stderr
+
+
+def test_lockstep_recordings_wait_as_long_as_the_clock_before_calling_a_source_silent() -> None:
+    from types import SimpleNamespace
+
+    from dexscrew_sdk.teleop.cli import source_silence_s
+
+    lockstep = SimpleNamespace(config=SimpleNamespace(lockstep=True), clock=SimpleNamespace(timeout_s=10.0))
+    realtime = SimpleNamespace(config=SimpleNamespace(lockstep=False), clock=SimpleNamespace())
+    assert source_silence_s(lockstep) == 10.0  # a slow tick is not a silent device ...
+    assert source_silence_s(realtime) == 1.0  # ... while in real time 1 s of silence is
