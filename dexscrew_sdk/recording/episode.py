@@ -47,11 +47,10 @@ def _json_array(data: Any) -> np.ndarray:
 
 def write_episode(path: Path, meta: dict[str, Any], rows: np.ndarray, events: list[dict[str, Any]]) -> int:
     """Write atomically: temp file in the same folder, fsync, rename, fsync the folder. Returns bytes."""
-    tmp = path.with_name(f".{path.name}.tmp")
     arrays: dict[str, np.ndarray] = {"meta_json": _json_array(meta), "events_json": _json_array(events)}
     for name in rows.dtype.names or ():
         arrays[name] = np.ascontiguousarray(rows[name])
-    replace_atomically(path, tmp, "wb", lambda f: np.savez(f, **arrays), "writing episode file")
+    replace_atomically(path, "wb", lambda f: np.savez(f, **arrays), "writing episode file")
     return path.stat().st_size
 
 

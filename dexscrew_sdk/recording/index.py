@@ -42,8 +42,7 @@ INDEX_KEYS = (
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Temp file, fsync, rename, fsync folder: readers see the old or the new file, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    replace_atomically(path, tmp, "w", lambda f: json.dump(data, f, indent=1, allow_nan=True), "writing")
+    replace_atomically(path, "w", lambda f: json.dump(data, f, indent=1, allow_nan=True), "writing")
 
 
 @dataclass

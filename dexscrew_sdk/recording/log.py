@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from dexscrew_sdk.atomic import fsync_dir, write_atomic
 from dexscrew_sdk.recording.errors import EpisodeFileError, StepRecordError, StorageError
 from dexscrew_sdk.recording.schema import dtype_from_descr
 
@@ -177,24 +178,10 @@ def read_log(path: Path) -> LogContents:
     return LogContents(header, arr, events, end, offset, len(data), damage)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_atomically(path: Path, tmp: Path, mode: str, write: Callable[[IO[Any]], None], action: str) -> None:
-    """The one durable whole-file write of a dataset: write tmp, fsync, rename over path, fsync the folder.
+def replace_atomically(path: Path, mode: str, write: Callable[[IO[Any]], None], action: str) -> None:
+    """The one durable whole-file write (dexscrew_sdk.atomic), its failure as the dataset's StorageError.
     Readers see the old file or the new one, never half of one; a failure leaves path untouched."""
     try:
-        with open(tmp, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        write_atomic(path, write, binary="b" in mode)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise storage_error(action, path, exc) from None
