@@ -88,12 +88,6 @@ class RLHand:
         )
         return np.clip(p.kp * (q_t - q) - p.kd * qd, -effort, effort)
 
-    def apply_torques(self, tau_nm: list[float]) -> None:
-        """Joint torques for the next physics step, canonical order (one engine call for the 12 joints)."""
-        pb.setJointMotorControlArray(
-            self.body, self.joint_ids, pb.TORQUE_CONTROL, forces=tau_nm, physicsClientId=self.client
-        )
-
     def joint_states(self) -> tuple[np.ndarray, np.ndarray]:
         s = pb.getJointStates(self.body, self.joint_ids, physicsClientId=self.client)
         return np.array([x[0] for x in s]), np.array([x[1] for x in s])
