@@ -89,6 +89,7 @@ class Node:
         self._busy: dict[str, _Pending] = {}
         self._sim_time_s = 0.0
         self._last_seq: dict[str, int] = {}
+        self._published_at: dict[str, float] = {}  # device -> monotonic time of its last state publish
         # newest command seq seen per (device, sender), applied or not: what lockstep ticks wait for
         self._received_seq: dict[tuple[str, int], int] = {}
         self._handlers = self._rpc_table()
@@ -129,7 +130,9 @@ class Node:
                 self._check_watchdog()
                 self._finish_pending()
                 if now >= next_pub:
-                    self._publish_all()
+                    # In lockstep a state changes only in a call that publishes it (tick, command, RPC): the
+                    # timer is a liveness heartbeat for devices nothing published within the last period.
+                    self._publish_all(stale_before=now - period if self.options.lockstep else None)
                     next_pub = max(next_pub + period, now)  # never burst to catch up
         finally:
             self._shutdown()
@@ -238,9 +241,11 @@ class Node:
                 )
 
     # ---------------------------------------------------------------- states
-    def _publish_all(self) -> None:
+    def _publish_all(self, stale_before: float | None = None) -> None:
+        """Every device's state; with stale_before, only those last published before that time."""
         for name in self.devices:
-            self._publish(name)
+            if stale_before is None or self._published_at.get(name, -math.inf) < stale_before:
+                self._publish(name)
 
     def _publish(self, name: str) -> None:
         dev = self.devices[name]
@@ -251,6 +256,7 @@ class Node:
         else:
             return
         send(self._pub, self._topics[name], STATE_ENCODERS[type(sample)](sample))
+        self._published_at[name] = time.monotonic()
         self._last_seq[name] = sample.seq
         self.stats.published += 1
 
@@ -275,8 +281,9 @@ class Node:
             method, device, dev, args = rpc.check_request(msg.fields, self.devices)
             call = rpc.Call(method.name, device, dev, args, identity, request_id)
             result = self._handlers[method.name](call)
-            # a tick advances, and a world call (reset, perturb) rebuilds or moves, every device of the cell
-            whole_cell = method.name == "tick" or isinstance(dev, World)
+            # a tick advances, and a world call (reset, perturb) rebuilds or moves, every device of the cell;
+            # reading the World's progress changes nothing, so it republishes nothing (it was 3 states a step)
+            whole_cell = method.name == "tick" or (isinstance(dev, World) and method.name not in _READ_ONLY)
             publish = list(self.devices) if whole_cell else [device] if dev is not None else []
         except Exception as exc:  # a failing call must never take the node down
             if not isinstance(exc, (DexscrewError, TypeError, ValueError, KeyError)):
@@ -367,7 +374,9 @@ class Node:
         for _ in range(call.args["periods"]):
             self._advance(self.hosted.sim.control_period_s)
         self._check_watchdog()
-        return {"sim_time_s": self._sim_time_s}
+        # the World's progress after the tick rides in its reply: a lockstep step needs no progress call
+        progress = {name: progress_dict(dev) for name, dev in self.devices.items() if isinstance(dev, World)}
+        return {"sim_time_s": self._sim_time_s, "progress": progress}
 
     def _await_commands(self, after: dict[str, int], timeout_s: float = 1.0) -> None:
         """Take in the commands a tick names before stepping, whatever order the sockets delivered them.
@@ -418,3 +427,4 @@ class Node:
 
 
 _DEFERRED = object()
+_READ_ONLY = frozenset({"info", "progress"})  # World calls that change no device state

@@ -73,6 +73,9 @@ class NodeClient:
         self.rpc = RpcClient(self.ctx, endpoints.rpc, rpc_timeout_s)
         self._rx_time: dict[bytes, float] = {}
         self.sent_seq: dict[str, int] = {}  # last streaming command per device, for lockstep ticks
+        # World progress from this client's last lockstep tick, one read each; any other call drops it,
+        # since a reset, perturb or move may change the world (in lockstep nothing else does)
+        self._tick_progress: dict[str, dict[str, Any]] = {}
 
     def send_command(self, device: str, msg: Message) -> None:
         if self.cmd.send(device.encode(), msg):  # a dropped command must not be named by the next tick
@@ -114,6 +117,7 @@ class NodeClient:
     def call(self, device: str, method: str, args: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
         """RPC that re-raises the node's SDK exceptions as their own types and returns only
         once the states the call published have arrived here."""
+        self._tick_progress = {}
         try:
             reply = self.rpc.request(device, method, args, timeout_s)
         except RemoteCallError as exc:
@@ -125,7 +129,14 @@ class NodeClient:
         mine = {d: s for d, s in published.items() if state_topic(d) in self.subscribed}
         if mine:
             self.await_states(mine, self.rpc.timeout_s if timeout_s is None else timeout_s)
-        return reply.fields.get("result")
+        result = reply.fields.get("result")
+        if method == "tick":
+            _, self._tick_progress = rpc.check_tick_result(result)
+        return result
+
+    def take_tick_progress(self, device: str) -> dict[str, Any] | None:
+        """The World's progress the last tick reported, once; None when a call since may have changed it."""
+        return self._tick_progress.pop(device, None)
 
     def _pump(self, timeout_s: float) -> None:
         """Wait up to timeout_s for one message, then take whatever else is queued."""
@@ -282,7 +293,10 @@ class RemoteWorld(_RemoteMixin, World):
         self.node.call(self.device, "perturb", rpc.check_client_args("perturb", {"kind": kind}))
 
     def progress(self) -> TaskProgress:
-        return TaskProgress(**self.node.call(self.device, "progress"))
+        fields = self.node.take_tick_progress(self.device)  # lockstep: what the tick just reported
+        if fields is None:
+            fields = rpc.check_progress(self.node.call(self.device, "progress"))
+        return TaskProgress(**fields)
 
 
 PROXIES: dict[str, type[_RemoteMixin]] = {

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dexscrew_sdk.errors import CommandRejected
+from dexscrew_sdk.errors import CodecError, CommandRejected
 from dexscrew_sdk.interfaces import (
     MAX_MOVE_SPEED_RAD_S,
     MAX_MOVE_TIMEOUT_S,
@@ -26,6 +26,7 @@ from dexscrew_sdk.interfaces import (
 
 MAX_NAME_CHARS = 64
 MAX_TICK_PERIODS = 100_000
+MAX_WORLDS = 8  # World devices one node may report in a tick reply
 _NUMBER = (int, float)
 
 
@@ -152,6 +153,45 @@ METHODS: dict[str, Method] = {
         Method("progress", (World,)),
     )
 }
+
+
+# The World's progress as it travels in a `progress` reply and in a lockstep `tick` reply.
+PROGRESS_FIELDS: dict[str, type] = {"turns_done": float, "turns_required": float, "fastened": bool,
+                                    "time_s": float, "task": str, "shape": str, "stalled": bool,
+                                    "unseated": bool, "seat_torque_nm": float, "object_pose": list}  # fmt: skip
+OBJECT_POSE_SIZES = (0, 6)  # not reported, or x, y, z [m] + rotation vector [rad]
+
+
+def check_progress(value: Any, what: str = "progress") -> dict[str, Any]:
+    """A progress result field by field (exact types, finite numbers), or CodecError naming the field."""
+    if type(value) is not dict or set(value) != set(PROGRESS_FIELDS):
+        keys = sorted(value) if type(value) is dict else _short(value)
+        raise CodecError(f"{what}: expected the fields {sorted(PROGRESS_FIELDS)}, got {keys}")
+    for name, kind in PROGRESS_FIELDS.items():
+        v = value[name]
+        if type(v) is not kind or (kind is float and not math.isfinite(v)):
+            raise CodecError(f"{what}: {name} must be a {'finite ' if kind is float else ''}{kind.__name__}, got {v!r}")
+    pose = value["object_pose"]
+    if len(pose) not in OBJECT_POSE_SIZES or any(type(x) is not float or not math.isfinite(x) for x in pose):
+        raise CodecError(f"{what}: object_pose must be 0 or 6 finite floats, got {_short(pose)}")
+    return value
+
+
+def check_tick_result(value: Any) -> tuple[float, dict[str, dict[str, Any]]]:
+    """A `tick` result: {"sim_time_s": float >= 0, "progress": {world device: progress}}."""
+    if type(value) is not dict or set(value) != {"sim_time_s", "progress"}:
+        raise CodecError(f"tick: expected the fields ['progress', 'sim_time_s'], got {_short(value)}")
+    t = value["sim_time_s"]
+    if type(t) is not float or not (0.0 <= t < math.inf):
+        raise CodecError(f"tick: sim_time_s must be a finite float >= 0, got {t!r}")
+    progress = value["progress"]
+    if type(progress) is not dict or len(progress) > MAX_WORLDS:
+        raise CodecError(f"tick: progress must be a map of at most {MAX_WORLDS} worlds, got {_short(progress)}")
+    for name, p in progress.items():
+        if type(name) is not str or len(name) > MAX_NAME_CHARS:
+            raise CodecError(f"tick: progress key must be a device name, got {_short(name)}")
+        check_progress(p, f"tick: progress[{name!r}]")
+    return t, progress
 
 
 def check_request(fields: dict[str, Any], devices: dict[str, Device]) -> tuple[Method, str, Any, dict[str, Any]]:
