@@ -91,3 +91,13 @@ def test_an_idle_lockstep_node_still_publishes_every_state_for_liveness(cell: Ce
             return client.sub.latest[topic].seq > seq
 
         wait_until(newer, timeout_s=5.0, what=f"{device} heartbeat")
+
+
+def test_between_ticks_a_command_shows_in_the_state_and_in_the_next_ticks_states(cell: Cell) -> None:
+    cell.world.reset("nut", "triangular", seed=0)
+    q = cell.hand.state().q_rad
+    seq = cell.hand.command(q)
+    assert cell.hand.wait_applied(seq, timeout_s=5.0).cmd_seq == seq  # no tick needed
+    seq = cell.hand.command(q)
+    cell.clock.wait()
+    assert cell.hand.state().cmd_seq == seq  # the tick's own states carry it, no waiting
