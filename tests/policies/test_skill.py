@@ -229,7 +229,10 @@ def test_shipped_skills_load_and_record_how_they_were_trained(task: str) -> None
     assert skill.meta.task == task and skill.meta.source == "dexscrew"
     assert (folder / "skill.pt").stat().st_size < 2_000_000
     record = (folder / "command.txt").read_text()
-    assert f"dexscrew train-rl teacher --task {task}" in record and "--seed 1" in record
+    released = {"nut": "nut_bolt.pt", "screwdriver": "screwdriver.pt"}[task]
+    assert f"dexscrew train-rl student --task {task} --teacher" in record and released in record
+    trained = json.loads((folder / "skill.json").read_text())["training"]
+    assert trained["teacher"]["kind"] == "released" and trained["teacher"]["file"] == released
     cell = KinematicCell()
     stats = skill.run(cell.hand, _CellClock(cell), duration_s=0.5)
     assert stats.steps == 10 and stats.nan_actions == 0
