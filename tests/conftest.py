@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from dexscrew_sdk.launcher import NodeExitedError, wait_node_ready
 from dexscrew_sdk.ports import free_base_port
 
 REPO = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from dexscrew_sdk.cell import Cell
+
 CONFIGS = REPO / "dexscrew_sdk" / "configs"  # the shipped configurations (a package)
 REFERENCE_CELL = CONFIGS / "reference_cell.toml"
 
@@ -70,6 +74,20 @@ def start_node(config_path: Path, name: str, overrides: list[str], ready_timeout
         raise
     base = cfg.nodes[name].base_port
     return NodeProcess(proc, config_path, overrides, base)
+
+
+def connected_twin_cell() -> Iterator[Cell]:
+    """A twin node process on free ports and a Cell connected to it; the node ends with the generator."""
+    from dexscrew_sdk.cell import Cell
+
+    twin = CONFIGS / "twin_cell.toml"
+    overrides = [f"nodes.twin.base_port={free_base_port()}"]
+    node = start_node(twin, "twin", overrides)
+    try:
+        with Cell.connect(twin, overrides, connect_timeout_s=30.0) as c:
+            yield c
+    finally:
+        node.kill(signal.SIGTERM)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,23 +9,16 @@ import pytest
 
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.messages import state_topic
-from dexscrew_sdk.ports import free_base_port
-from tests.conftest import CONFIGS, start_node, wait_until
+from tests.conftest import connected_twin_cell, wait_until
 
 pytestmark = pytest.mark.integration
-TWIN_CELL = CONFIGS / "twin_cell.toml"
 
 
 @pytest.fixture(scope="module")
 def cell() -> Iterator[Cell]:
-    overrides = [f"nodes.twin.base_port={free_base_port()}"]
-    node = start_node(TWIN_CELL, "twin", overrides)
-    try:
-        with Cell.connect(TWIN_CELL, overrides, connect_timeout_s=30.0) as c:
-            assert c.config.lockstep
-            yield c
-    finally:
-        node.kill(signal.SIGTERM)
+    for c in connected_twin_cell():
+        assert c.config.lockstep
+        yield c
 
 
 def _count_calls(cell: Cell, monkeypatch: pytest.MonkeyPatch) -> list[str]:
