@@ -159,13 +159,16 @@ def test_emergency_stop_from_another_client(reference_node: NodeProcess) -> None
     with _cell(reference_node) as operator, _cell(reference_node) as safety_officer:
         operator.arm.servo(operator.arm.state().q_rad + 0.01)
         safety_officer.emergency_stop()
-        wait_until(lambda: operator.arm.state().mode == DeviceMode.EMERGENCY_STOP, 1.0, "e-stop state")
+        # the latch is set at the node at once; each device's published state shows it from its next sample
+        for dev in (operator.arm, operator.hand):
+            wait_until(lambda d=dev: d.state().mode == DeviceMode.EMERGENCY_STOP, 1.0, f"{dev.device} e-stop state")
         with pytest.raises(EmergencyStopActive):
             operator.arm.servo(operator.arm.state().q_rad)
         with pytest.raises(EmergencyStopActive):
             operator.hand.command(operator.hand.state().q_rad)
         safety_officer.arm.release_emergency_stop()
         safety_officer.hand.release_emergency_stop()
+        wait_until(lambda: operator.hand.state().mode != DeviceMode.EMERGENCY_STOP, 1.0, "hand e-stop released")
         seq = operator.hand.command(operator.hand.state().q_rad)
         assert operator.hand.wait_applied(seq).mode == DeviceMode.SERVOING
 
