@@ -112,15 +112,21 @@ def _as_taps(cols: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 
 def _as4(x: torch.Tensor) -> torch.Tensor:
-    """A time-major (L, C) view as (1, C, L, 1), the shape GroupNorm's result has (no per-step views)."""
-    return x.t().unsqueeze(0).unsqueeze(-1)
+    """A time-major (L, C) view as (1, C, L, 1), the shape GroupNorm's result has (no per-step views).
+
+    The size-1 dimensions get the strides of a channels-last tensor: with the ones `unsqueeze`
+    gives, GroupNorm does not recognise the layout and copies its input on every call."""
+    (length, channels), (row, col) = x.shape, x.stride()
+    if col != 1:
+        raise ValueError(f"a time-major view needs unit channel stride, got strides {x.stride()}")
+    return x.as_strided((1, channels, length, 1), (length * row, 1, row, row), x.storage_offset())
 
 
 class _Norm:
     """GroupNorm + Mish of a product's (1, C, L, 1) result; the result is a new contiguous (1, C, L, 1)."""
 
     def __init__(self, gn: nn.GroupNorm, z4: torch.Tensor) -> None:
-        self.z4 = z4  # contiguous, or channels-last: GroupNorm reads either without a copy
+        self.z4 = z4  # contiguous, or channels-last (`_as4`): GroupNorm reads either without a copy
         self.groups, self.eps = gn.num_groups, gn.eps
         self.g, self.b = gn.weight.detach().clone(), gn.bias.detach().clone()
 

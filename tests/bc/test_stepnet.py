@@ -94,3 +94,17 @@ def test_the_plan_holds_copies_training_cannot_change_behind_its_back() -> None:
         for p in net.parameters():
             p.add_(1.0)
     np.testing.assert_array_equal(plan.forward(q, t).numpy(), before.numpy())
+
+
+def test_a_step_allocates_no_copies_of_its_activations() -> None:
+    """GroupNorm copies an input whose layout it does not recognise; every norm input is laid out so it does not."""
+    plan = StepNet(_trained_looking(preset("default")))
+    q, t = torch.randn(1, 18), torch.randn(1, 1800)
+    with torch.inference_mode():
+        plan.fill(q, t)
+        with torch.profiler.profile() as prof:
+            plan.push(q, t)
+            plan.decode()
+    ops = {e.key: e.count for e in prof.key_averages()}
+    assert ops.get("aten::native_group_norm", 0) > 0  # the profile saw the step
+    assert ops.get("aten::clone", 0) == 0 and ops.get("aten::contiguous", 0) == 0, ops
