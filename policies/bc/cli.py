@@ -38,7 +38,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of episodes held out for validation")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="training seed (BC training range)")
     p.add_argument("--workers", type=int, default=-1, help="loader workers per process (-1: one per spare core)")
-    p.add_argument("--threads", type=int, default=-1, help="torch threads per process (-1: the cores left over)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=-1,
+        help="torch threads per process (-1: the cores left over, at most OMP_NUM_THREADS if set)",
+    )
     p.add_argument("--all-episodes", action="store_true", help="train on every episode, not only successful ones")
     p.add_argument("--task", action="append", default=[], help="keep only this task (repeatable)")
     p.add_argument("--shape", action="append", default=[], help="keep only this shape (repeatable)")

@@ -59,8 +59,13 @@ def default_workers(world: int) -> int:
 
 def default_threads(world: int, workers: int) -> int:
     """Never more compute threads than free cores: oversubscribed OpenMP threads spin against each
-    other (measured: 2 threads on 2 busy cores made a small training 18x slower than 1)."""
-    return max(1, usable_cores() // world - workers)
+    other (measured: 2 threads on 2 busy cores made a small training 18x slower than 1).
+
+    An OMP_NUM_THREADS set by the caller caps it: whoever runs trainings side by side (the demo
+    pipeline, torchrun) knows the cores are shared, and this process alone cannot see that."""
+    free = max(1, usable_cores() // world - workers)
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(free, int(env)) if env.isdigit() and int(env) > 0 else free
 
 
 class Distributed:

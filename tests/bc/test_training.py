@@ -120,3 +120,28 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(a["ema"][k], b["ema"][k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("cores", "env", "world", "workers", "expected"),
+    [
+        (2, None, 1, 0, 2),  # alone: every core
+        (2, "1", 1, 0, 1),  # a pipeline running two trainings side by side says so
+        (8, "2", 1, 1, 2),
+        (2, "4", 1, 0, 2),  # a cap, never more than the free cores
+        (4, None, 2, 1, 1),  # torchrun's processes share the cores
+        (2, "", 1, 0, 2),
+        (2, "many", 1, 0, 2),  # not a thread count: ignored
+    ],
+)
+def test_compute_threads_follow_the_free_cores_capped_by_omp_num_threads(
+    monkeypatch: pytest.MonkeyPatch, cores: int, env: str | None, world: int, workers: int, expected: int
+) -> None:
+    from policies.bc import runner
+
+    monkeypatch.setattr(runner, "usable_cores", lambda: cores)
+    if env is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+    assert runner.default_threads(world, workers) == expected
