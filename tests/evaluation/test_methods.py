@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dexscrew_sdk import kinematics, resources
+from dexscrew_sdk import kinematics
 from dexscrew_sdk.cell import Cell
 from dexscrew_sdk.evaluation import seeds
 from dexscrew_sdk.evaluation.bench import synthetic_dataset
 from dexscrew_sdk.evaluation.methods import ExpertReplay, MethodConfig, SkillMethod, StageUnavailable, build_methods
 from dexscrew_sdk.evaluation.results import TrialSpec
 from dexscrew_sdk.evaluation.trial import run_trial
-from dexscrew_sdk.ports import free_base_port
-from tests.conftest import start_node
+from tests.conftest import connected_twin_cell
 
 SEED = seeds.trial_seed(0)
 PITCH_M = 0.00175
@@ -25,14 +23,7 @@ PITCH_M = 0.00175
 
 @pytest.fixture(scope="module")
 def cell() -> Iterator[Cell]:
-    config = resources.config_path("twin_cell")
-    overrides = [f"nodes.twin.base_port={free_base_port()}"]
-    node = start_node(config, "twin", overrides)
-    try:
-        with Cell.connect(config, overrides, connect_timeout_s=30.0) as c:
-            yield c
-    finally:
-        node.kill(signal.SIGTERM)
+    yield from connected_twin_cell()
 
 
 @pytest.fixture(scope="module")
