@@ -1,0 +1,136 @@
+"""The scalar UR5e kinematics give what the numpy matrix form gave (kinematics_reference.py): the same
+branches, in the same order, equal to 1e-9, also next to the wrist, elbow and shoulder singularities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dexscrew_sdk import joints, kinematics
+from tests.teleop import kinematics_reference as ref
+
+TOOL = np.array([-0.0572, 0.0873, 0.118, 1.887, 0.782, 0.498])  # the nut task's tool frame
+angles = hnp.arrays(np.float64, 6, elements=st.floats(-np.pi, np.pi))
+ATOL = 1e-9
+
+
+def _tol(*qs: np.ndarray) -> float:
+    """1e-9; 1e-6 within 1e-3 rad of the straight or folded elbow or the aligned wrist, where acos(+-1 - d)
+    resolves an angle to ~1e-16 / sin(angle) only, and the wrist angle's error feeds the elbow's: in
+    either form, a rounding difference in the pose moves the solution by up to ~1e-16 / sin^2."""
+    s = min(min(abs(np.sin(q[2])), abs(np.sin(q[4]))) for q in qs)
+    return ATOL if s > 1e-3 else 1e-6
+
+
+def _near_singular(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """Configurations a hair away from the UR5e's singularities (and on them)."""
+    out = []
+    for i in range(n):
+        q = rng.uniform(-np.pi, np.pi, 6)
+        eps = float(10.0 ** rng.uniform(-12, -3)) * rng.choice([-1.0, 1.0])
+        kind = i % 4
+        if kind == 0:  # wrist: wrist 1 and 3 aligned
+            q[4] = eps if i % 8 else 0.0
+        elif kind == 1:  # elbow stretched
+            q[2] = eps if i % 8 != 1 else 0.0
+        elif kind == 2:  # elbow folded back
+            q[2] = np.pi - abs(eps)
+        else:  # both wrist and elbow
+            q[4], q[2] = eps, -eps
+        out.append(q)
+    return out
+
+
+def _wrapped(a: np.ndarray, b: np.ndarray) -> float:
+    d = np.asarray(a) - np.asarray(b)
+    return float(np.max(np.abs(np.arctan2(np.sin(d), np.cos(d)))))
+
+
+def _check_same(q: np.ndarray, seed: np.ndarray, offset: np.ndarray | None, limits: bool) -> None:
+    pose = ref.forward(q, offset)
+    # the pose from either FK: the rotation vector is ill-conditioned within ~1e-3 rad of a half turn
+    # (in both forms), so compare the transforms there
+    t_new, t_ref = kinematics.pose_to_matrix(kinematics.forward(q, offset)), ref.pose_to_matrix(pose)
+    if np.pi - np.linalg.norm(pose[3:]) > 1e-3:
+        np.testing.assert_allclose(kinematics.forward(q, offset), pose, rtol=0, atol=ATOL)
+        np.testing.assert_allclose(t_new, t_ref, rtol=0, atol=ATOL)
+    frames_new, frames_ref = kinematics.link_frames(q), ref.link_frames(q)
+    np.testing.assert_allclose(np.array(frames_new), np.array(frames_ref), rtol=0, atol=1e-12)
+    lo, hi = (joints.UR5E_LOWER_RAD, joints.UR5E_UPPER_RAD) if limits else (None, None)
+    new = kinematics.inverse_nearest(pose, seed, offset, lo, hi)
+    old = ref.inverse_nearest(pose, seed, offset, lo, hi)
+    assert (new is None) == (old is None)
+    s3, s5 = abs(np.sin(q[2])), abs(np.sin(q[4]))
+    if s5 < 1e-6 or max(s3, s5) < 1e-5:
+        # within 1e-6 of the aligned wrist (or 1e-5 of it with a straight elbow) acos(c5) resolves theta5 to
+        # ~1e-8 only, so whether the singular branch (theta6 from the seed) or the regular one (theta6 from
+        # rounding noise) is taken is decided by the last bit, in either form, and with a straight elbow
+        # too the pose pins the joints down to ~1e-4 only (there both forms may even miss the seed's own
+        # configuration): the branch lists may differ, but the choice must reach the pose, and be the seed's
+        # own configuration whenever the matrix form found it
+        if new is not None:
+            assert np.allclose(ref.pose_to_matrix(ref.forward(new, offset)), t_ref, atol=1e-6)
+            if np.max(np.abs(old - q)) < 1e-3:
+                assert np.max(np.abs(new - q)) < 1e-3, (new, old)
+        return
+    new_all = kinematics.inverse_all(pose, offset, float(seed[5]))
+    ref_all = ref.inverse_all(pose, offset, float(seed[5]))
+    assert len(new_all) == len(ref_all), "a different number of branches"
+    for a, b in zip(new_all, ref_all, strict=True):  # the same order: ties are broken the same way
+        assert _wrapped(a, b) < _tol(q, b), (a, b)
+    if new is not None:
+        np.testing.assert_allclose(new, old, rtol=0, atol=_tol(q, old))  # the same branch and turn, not just wrapped
+
+
+@settings(max_examples=200, deadline=None)
+@given(q=angles, dq=hnp.arrays(np.float64, 6, elements=st.floats(-0.1, 0.1)), tool=st.booleans(), lim=st.booleans())
+def test_random_poses_solve_as_before(q: np.ndarray, dq: np.ndarray, tool: bool, lim: bool) -> None:
+    _check_same(q, q + dq, TOOL if tool else None, lim)
+
+
+@settings(max_examples=60, deadline=None)
+@given(q=angles, seed=hnp.arrays(np.float64, 6, elements=st.floats(-2 * np.pi, 2 * np.pi)))
+def test_far_seeds_pick_the_same_branch_and_turn(q: np.ndarray, seed: np.ndarray) -> None:
+    _check_same(q, seed, TOOL, True)
+
+
+def test_poses_next_to_singularities_solve_as_before() -> None:
+    rng = np.random.default_rng(7)
+    for i, q in enumerate(_near_singular(rng, 240)):
+        _check_same(q, q + rng.normal(0.0, 0.02, 6), TOOL if i % 2 else None, bool(i % 3))
+
+
+def test_shoulder_singularity_and_unreachable_poses_solve_as_before() -> None:
+    # the wrist centre over the base axis (r = d4 exactly makes acos(d4 / r) = 0) and beyond reach
+    for pose in (
+        np.array([0.0, 0.1333, 0.6, np.pi, 0.0, 0.0]),
+        np.array([0.0, 0.05, 0.6, np.pi, 0.0, 0.0]),
+        np.array([2.0, 0.0, 0.3, 0.0, np.pi, 0.0]),
+        np.array([0.0, 0.0, 1.2, 0.0, 0.0, 0.0]),
+    ):
+        new_all, ref_all = kinematics.inverse_all(pose), ref.inverse_all(pose)
+        assert len(new_all) == len(ref_all)
+        for a, b in zip(new_all, ref_all, strict=True):
+            assert _wrapped(a, b) < _tol(b)
+        new, old = (
+            kinematics.inverse_nearest(pose, joints.UR5E_HOME_RAD),
+            ref.inverse_nearest(pose, joints.UR5E_HOME_RAD),
+        )
+        assert (new is None) == (old is None)
+        if new is not None:
+            np.testing.assert_allclose(new, old, rtol=0, atol=_tol(old))
+
+
+@pytest.mark.parametrize("angle", [0.0, 1e-13, 1e-7, 0.5, 2.0, np.pi - 1e-2, np.pi - 1e-7, np.pi])
+def test_rotation_vector_conversions_match(angle: float) -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        axis = rng.normal(size=3)
+        rv = axis / np.linalg.norm(axis) * angle
+        r_new, r_ref = kinematics.rotvec_to_matrix(rv), ref.rotvec_to_matrix(rv)
+        np.testing.assert_allclose(r_new, r_ref, rtol=0, atol=1e-15)
+        back_new, back_ref = kinematics.matrix_to_rotvec(r_ref), ref.matrix_to_rotvec(r_ref)
+        np.testing.assert_allclose(back_new, back_ref, rtol=0, atol=1e-12)
