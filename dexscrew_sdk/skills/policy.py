@@ -164,8 +164,15 @@ def read_metadata(json_path: Path, model_path: Path) -> tuple[SkillMetadata, lis
     ), perm
 
 
+NUMPY_TOLERANCE = 1e-5  # largest action difference (of 1) for which the numpy evaluator replaces torch
+
+
 class ExportedPolicy:
-    """TorchScript `forward(obs (B,72), proprio_hist (B,T,24)) -> action (B,12)`, normalisation inside."""
+    """TorchScript `forward(obs (B,72), proprio_hist (B,T,24)) -> action (B,12)`, normalisation inside.
+
+    Runs the module's graph in numpy (numpy_graph.py) when it can, which a control step pays for about
+    half what it pays for a torch call; `load_policy` keeps torch when the two disagree by more than
+    NUMPY_TOLERANCE on probe inputs, or when `backend="torch"`."""
 
     def __init__(self, module: Any, perm: list[int]) -> None:
         import torch
@@ -173,18 +180,46 @@ class ExportedPolicy:
         self._torch, self.module = torch, module
         self._to_skill = perm  # canonical[i] = skill[perm[i]] -> skill[j] = canonical[inv[j]]
         self._inv = [perm.index(j) for j in range(len(perm))]
+        self._idx = self._inv + [12 + i for i in self._inv]
+        self.program: Any = None  # the numpy evaluator of the module, when in use
+        self.backend = "torch"
 
     def _reorder_frames(self, frames: np.ndarray) -> np.ndarray:
-        idx = self._inv + [12 + i for i in self._inv]
-        return frames[..., idx]
+        return frames[..., self._idx]
 
-    def __call__(self, obs_frames: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    def run_torch(self, obs_frames: np.ndarray, hist: np.ndarray) -> np.ndarray:
         t = self._torch
         with t.no_grad():
             obs = t.as_tensor(self._reorder_frames(obs_frames).reshape(1, -1), dtype=t.float32)
             h = t.as_tensor(self._reorder_frames(hist)[None], dtype=t.float32)
             a = self.module(obs, h)[0].double().numpy()
         return a[self._to_skill]
+
+    def run_numpy(self, obs_frames: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        obs = self._reorder_frames(obs_frames).reshape(1, -1).astype(np.float32)
+        h = self._reorder_frames(hist)[None].astype(np.float32)
+        return self.program(obs, h)[0].astype(np.float64)[self._to_skill]
+
+    def use_numpy(self, probes: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
+        """Switch to the numpy evaluator if it compiles and matches torch on `probes` within
+        NUMPY_TOLERANCE; returns the largest difference seen (None: the graph is not supported)."""
+        from dexscrew_sdk.skills.numpy_graph import Unsupported, compile_graph
+
+        try:
+            self.program = compile_graph(self.module)
+            gap = max(float(np.max(np.abs(self.run_numpy(o, h) - self.run_torch(o, h)))) for o, h in probes)
+        except (Unsupported, ValueError):
+            self.program = None
+            return None
+        if not gap <= NUMPY_TOLERANCE:
+            self.program = None
+        self.backend = "numpy" if self.program is not None else "torch"
+        return gap
+
+    def __call__(self, obs_frames: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        if self.program is not None:
+            return self.run_numpy(obs_frames, hist)
+        return self.run_torch(obs_frames, hist)
 
 
 class OfficialPolicy:
@@ -241,8 +276,30 @@ def official_metadata(task: str, hand_lower: np.ndarray, hand_upper: np.ndarray)
     )
 
 
-def load_policy(path: Path) -> tuple[Any, SkillMetadata]:
-    """(policy adaptor, metadata) for an exported skill (folder or .pt) or a released checkpoint."""
+BACKENDS = ("auto", "torch")
+
+
+def _probes(meta: SkillMetadata, n: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Observation histories around the skill's own start frame and across its joint range (seeded)."""
+    rng = np.random.default_rng(0)
+    lo = np.concatenate([meta.lower_rad, meta.lower_rad])
+    hi = np.concatenate([meta.upper_rad, meta.upper_rad])
+    out = []
+    for i in range(n):
+        hist = np.tile(meta.history_fill, (meta.hist_len, 1))
+        if i:
+            hist = rng.uniform(lo, hi, size=hist.shape) if i % 2 else hist + rng.normal(0.0, 0.05, hist.shape)
+        out.append((hist[-layout.OBS_FRAMES :], hist))
+    return out
+
+
+def load_policy(path: Path, backend: str = "auto") -> tuple[Any, SkillMetadata]:
+    """(policy adaptor, metadata) for an exported skill (folder or .pt) or a released checkpoint.
+
+    backend="auto": an exported skill runs in numpy when its graph allows it and both agree on probe
+    inputs (ExportedPolicy); "torch": always under torch (the released checkpoints always are)."""
+    if backend not in BACKENDS:
+        raise SkillError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     import torch
 
     # The skill nets are small: extra intra-op threads only contend with the simulation and the
@@ -267,4 +324,6 @@ def load_policy(path: Path) -> tuple[Any, SkillMetadata]:
     probe = policy(np.zeros((layout.OBS_FRAMES, layout.FRAME_DIM)), np.zeros((meta.hist_len, layout.FRAME_DIM)))
     if probe.shape != (joints.HAND_DOF,):
         raise SkillError(f"{path}: the model returns {probe.shape} actions, the metadata describes 12 joints")
+    if backend == "auto":
+        policy.use_numpy(_probes(meta))
     return policy, meta

@@ -48,9 +48,10 @@ class Skill:
 
     # ----------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path: str | Path) -> Skill:
-        """An exported skill (folder with skill.pt + skill.json, or the .pt) or a released checkpoint."""
-        policy, meta = load_policy(Path(path))
+    def load(cls, path: str | Path, backend: str = "auto") -> Skill:
+        """An exported skill (folder with skill.pt + skill.json, or the .pt) or a released checkpoint;
+        `backend`: see `load_policy`."""
+        policy, meta = load_policy(Path(path), backend)
         return cls(policy, meta)
 
     @classmethod
