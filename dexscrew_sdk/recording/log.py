@@ -67,12 +67,17 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
-def json_frame(kind: bytes, data: dict[str, Any]) -> bytes:
+def json_payload(data: dict[str, Any]) -> bytes:
+    """The bytes a JSON frame carries (what `read_log` decodes back)."""
     try:
         text = json.dumps(data, separators=(",", ":"), allow_nan=True, default=_plain)
     except (TypeError, ValueError) as exc:
         raise StepRecordError(f"cannot record {sorted(data)}: {exc}; use numbers, strings, lists and dicts") from None
-    return frame(kind, text.encode())
+    return text.encode()
+
+
+def json_frame(kind: bytes, data: dict[str, Any]) -> bytes:
+    return frame(kind, json_payload(data))
 
 
 class LogWriter:

@@ -72,3 +72,24 @@ def test_the_helper_loads_on_its_own_without_the_sdk_package(tmp_path: Path) -> 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert out.stdout.split() == ["False"], out.stderr
     assert json.loads((tmp_path / "x.json").read_text()) == {"ok": 1}
+
+
+def test_a_large_write_reaches_the_kernel_in_pieces_and_arrives_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One write() of many megabytes stalls in dirty-page throttling; the helper splits it."""
+    import numpy as np
+
+    sizes: list[int] = []
+    real_write = os.write
+
+    def counting(fd: int, data: bytes) -> int:
+        sizes.append(memoryview(data).nbytes)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(atomic.os, "write", counting)
+    data = np.random.default_rng(0).random(700_000)  # 5.6 MB of float64, written as one buffer
+    atomic.write_atomic(tmp_path / "big.bin", lambda f: f.write(memoryview(data)))
+    assert (tmp_path / "big.bin").read_bytes() == data.tobytes()
+    assert sum(sizes) == data.nbytes and len(sizes) == -(-data.nbytes // atomic.WRITE_CHUNK_BYTES)
+    assert max(sizes) <= atomic.WRITE_CHUNK_BYTES
