@@ -100,8 +100,9 @@ class Skill:
             raise SkillError("step() before start(): call skill.start(hand) first")
         q = np.asarray(hand.state().q_rad, dtype=np.float64)
         if not self._fresh and np.isfinite(q).all():
-            self._hist = np.roll(self._hist, -1, axis=0)
-            self._hist[-1] = np.concatenate([q, self.target])
+            hist, n = self._hist, layout.DOF
+            hist[:-1] = hist[1:]  # shift in place (numpy buffers the overlap): np.roll allocated a copy per step
+            hist[-1, :n], hist[-1, n:] = q, self.target
         self._fresh = False
         action = np.asarray(self.policy(self._hist[-layout.OBS_FRAMES :], self._hist), dtype=np.float64)
         if action.shape != (layout.DOF,) or not np.isfinite(action).all():

@@ -217,7 +217,8 @@ class TeleopSession:
                     if "ik_failed" in control:
                         writer.event("ik_failed", tool_target=self.wrist.target[:3, 3].tolist())
                 steps += 1
-            self.status.show(self._status_text(index, steps, cmd, control, progress, recording))
+            if self.status.live:  # nothing to draw on (scripted runs, no terminal): the text is not built
+                self.status.show(self._status_text(index, steps, cmd, control, progress, recording))
             prev_cmd = cmd
             if cmd.mark != Mark.NONE:
                 success = cmd.mark == Mark.SUCCESS

@@ -130,18 +130,18 @@ class WristController:
                 events.append(TRACKING)
         target = self._moved_target(cmd, events)
         jl = self.joint_limits
-        q_sol = kinematics.inverse_nearest(
-            kinematics.matrix_to_pose(target), self.q_cmd, self.tool_offset, jl.lower_rad, jl.upper_rad
-        )
+        pose = kinematics.matrix_to_pose(target)
+        q_sol = kinematics.inverse_nearest(pose, self.q_cmd, self.tool_offset, jl.lower_rad, jl.upper_rad)
         ik_ok = q_sol is not None
         if q_sol is None:
             events.append(IK_FAILED)
             q_sol = self.q_cmd  # keep the last reachable target; the operator is told
             target = self.target
+            pose = kinematics.matrix_to_pose(target)
         q_next = self._limit(q_sol, events)
         limited = any(e in events for e in (JOINT_SPEED, JOINT_ACCEL))
         self.target = kinematics.pose_to_matrix(self.tool_pose(q_next)) if limited else target
-        return WristStep(q_next.copy(), kinematics.matrix_to_pose(target), ik_ok, tuple(events))
+        return WristStep(q_next.copy(), pose, ik_ok, tuple(events))
 
     def _limit(self, q_sol: np.ndarray, events: list[str]) -> np.ndarray:
         lim, dt = self.limits, self.period_s

@@ -106,3 +106,26 @@ def test_a_disagreeing_evaluator_is_not_used(monkeypatch: pytest.MonkeyPatch) ->
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(SkillError, match="backend"):
         Skill.load(SHIPPED["nut"], backend="onnx")
+
+
+def test_the_history_holds_the_last_frames_oldest_first() -> None:
+    from dexscrew_sdk.reference import KinematicCell
+
+    meta = Skill.load(SHIPPED["nut"], backend="torch").meta
+    seen: list[np.ndarray] = []
+
+    def policy(obs: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        assert np.shares_memory(obs, hist) and np.array_equal(obs, hist[-3:])
+        seen.append(hist.copy())
+        return np.full(12, 0.5)
+
+    skill, cell = Skill(policy, meta), KinematicCell()
+    skill.start(cell.hand)
+    expected = np.tile(skill._hist[-1], (meta.hist_len, 1))
+    for i in range(meta.hist_len + 5):
+        before = skill.target.copy()
+        skill.step()
+        if i:  # the first step sees the start frame only; each later one appends [q, previous target]
+            expected = np.vstack([expected[1:], np.concatenate([cell.hand.state().q_rad, before])])
+        np.testing.assert_array_equal(seen[-1], expected)
+        cell.advance(cell.control_period_s)
