@@ -84,8 +84,10 @@ def _alpha(fn: Callable[[Any, Any], Any]) -> Callable[[list[Any]], Any]:
 
 
 def _clamp(v: list[Any]) -> np.ndarray:
-    x, lo, hi = v
-    return np.clip(x, lo, hi)
+    x, lo, hi = v  # minimum(maximum()) is np.clip's arithmetic without its Python-level dispatch
+    if lo is not None:
+        x = np.maximum(x, lo)
+    return x if hi is None else np.minimum(x, hi)
 
 
 _OPS: dict[str, Callable[[list[Any]], Any]] = {
