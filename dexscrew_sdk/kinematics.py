@@ -172,7 +172,7 @@ def _tcp(q: list[float], offset: Rigid | None) -> Rigid:
 
 def forward(q_rad: np.ndarray, tcp_offset: np.ndarray | None = None) -> np.ndarray:
     """TCP pose (x, y, z, rx, ry, rz) in the base frame; flange when no offset."""
-    offset = None if tcp_offset is None else _pose_rigid(_floats(tcp_offset, 6))
+    offset = None if tcp_offset is None else _offset(tcp_offset)[0]
     return _rigid_pose(_tcp(_floats(q_rad, 6), offset))
 
 
@@ -216,13 +216,18 @@ def inverse(
 def _wrap_near(q: list[float], q_near: list[float], lower: list[float], upper: list[float]) -> list[float] | None:
     """Each joint shifted by a multiple of 2 pi to lie closest to q_near within [lower, upper]; None if impossible."""
     out = []
+    two_pi = _TWO_PI
     for v, near, lo, hi in zip(q, q_near, lower, upper, strict=True):
-        w = v + _TWO_PI * round((near - v) / _TWO_PI)  # round half to even, as numpy's
-        for _ in range(2):  # at most one more wrap either way brings it inside +-2 pi limits
-            if w > hi:
-                w -= _TWO_PI
-            if w < lo:
-                w += _TWO_PI
+        w = v + two_pi * round((near - v) / two_pi)  # round half to even, as numpy's
+        # at most one more wrap either way brings it inside +-2 pi limits (twice, unrolled)
+        if w > hi:
+            w -= two_pi
+        if w < lo:
+            w += two_pi
+        if w > hi:
+            w -= two_pi
+        if w < lo:
+            w += two_pi
         if w < lo - 1e-9 or w > hi + 1e-9:
             return None
         out.append(w)
@@ -256,8 +261,30 @@ def _clip1(v: float) -> float:
     return -1.0 if v < -1.0 else (1.0 if v > 1.0 else v)
 
 
-def _wrap_pi(v: float) -> float:
-    return math.atan2(math.sin(v), math.cos(v))
+def _frame4(t16: Rigid, t46: Rigid) -> tuple[float, float, float, float, float]:
+    """Of t14 = t16 @ inv(t46): its x axis and its x, y position, each computed as `_mul(t16, _inv(t46))`
+    computes it (the same products in the same order), the rest skipped."""
+    p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, _ = t16
+    r0, r1, r2, x, r3, r4, r5, y, r6, r7, r8, z = t46
+    q3, q7, q11 = -(r0 * x + r3 * y + r6 * z), -(r1 * x + r4 * y + r7 * z), -(r2 * x + r5 * y + r8 * z)
+    return (
+        p0 * r0 + p1 * r1 + p2 * r2,
+        p4 * r0 + p5 * r1 + p6 * r2,
+        p8 * r0 + p9 * r1 + p10 * r2,
+        p0 * q3 + p1 * q7 + p2 * q11 + p3,
+        p4 * q3 + p5 * q7 + p6 * q11 + p7,
+    )
+
+
+def _frame3_x(t12: Rigid, t23: Rigid, x14: float, y14: float, z14: float) -> tuple[float, float]:
+    """cos and sin of theta4: frame 4's x axis (x14, y14, z14) dotted with the first two columns of
+    t13 = t12 @ t23 (those columns computed as `_mul` computes them)."""
+    p0, p1, p2, _, p4, p5, p6, _, p8, p9, p10, _ = t12
+    q0, q1, _, _, q4, q5, _, _, q8, q9, _, _ = t23
+    a0, a1 = p0 * q0 + p1 * q4 + p2 * q8, p0 * q1 + p1 * q5 + p2 * q9
+    a4, a5 = p4 * q0 + p5 * q4 + p6 * q8, p4 * q1 + p5 * q5 + p6 * q9
+    a8, a9 = p8 * q0 + p9 * q4 + p10 * q8, p8 * q1 + p9 * q5 + p10 * q9
+    return a0 * x14 + a4 * y14 + a8 * z14, a1 * x14 + a5 * y14 + a9 * z14
 
 
 def _solutions(t: Rigid, theta6_hint: float) -> list[list[float]]:
@@ -270,6 +297,7 @@ def _solutions(t: Rigid, theta6_hint: float) -> list[list[float]]:
         return []
     out: list[list[float]] = []
     t60 = _inv(t)
+    atan2, sin, cos = math.atan2, math.sin, math.cos
     for s1 in (1.0, -1.0):
         th1 = math.atan2(p05y, p05x) + s1 * math.acos(_clip1(d4 / r)) + _PI / 2
         c1, si1 = math.cos(th1), math.sin(th1)
@@ -284,21 +312,34 @@ def _solutions(t: Rigid, theta6_hint: float) -> list[list[float]]:
             t45 = _dh(th5, 4)
             th6s = [math.atan2(y6, x6)] if math.hypot(y6, x6) > 1e-9 else _singular_theta6(t16, t45, theta6_hint)
             for th6 in th6s:
-                t14 = _mul(t16, _inv(_mul(t45, _dh(th6, 5))))
-                px, py = t14[3], t14[7]  # shoulder, elbow and wrist 1 move in frame 1's x/y plane
+                x14, y14, z14, px, py = _frame4(t16, _mul(t45, _dh(th6, 5)))
+                # shoulder, elbow and wrist 1 move in frame 1's x/y plane
                 c3 = (px * px + py * py - a2 * a2 - a3 * a3) / (2 * a2 * a3)
                 if abs(c3) > 1.0 + 1e-7:  # a stretched elbow sits on the boundary: allow rounding
                     continue
                 for s3 in (1.0, -1.0):
                     th3 = s3 * math.acos(_clip1(c3))
                     th2 = math.atan2(py, px) - math.atan2(a3 * math.sin(th3), a2 + a3 * math.cos(th3))
-                    t13 = _mul(_dh(th2, 1), _dh(th3, 2))
                     # frame 4's x axis seen from frame 3: the first column of inv(t13) @ t14
-                    c34 = t13[0] * t14[0] + t13[4] * t14[4] + t13[8] * t14[8]
-                    s34 = t13[1] * t14[0] + t13[5] * t14[4] + t13[9] * t14[8]
+                    c34, s34 = _frame3_x(_dh(th2, 1), _dh(th3, 2), x14, y14, z14)
                     th4 = math.atan2(s34, c34)
-                    out.append([_wrap_pi(v) for v in (th1, th2, th3, th4, th5, th6)])
+                    out.append([atan2(sin(v), cos(v)) for v in (th1, th2, th3, th4, th5, th6)])  # into (-pi, pi]
     return out
+
+
+_OFFSETS: dict[tuple[float, ...], tuple[Rigid, Rigid]] = {}  # tool offset -> (it, its inverse): a few per process
+
+
+def _offset(tcp_offset: object) -> tuple[Rigid, Rigid]:
+    """A TCP offset pose as a rigid transform and its inverse (each control step reuses the same one)."""
+    key = tuple(_floats(tcp_offset, 6))
+    cached = _OFFSETS.get(key)
+    if cached is None:
+        if len(_OFFSETS) > 64:
+            _OFFSETS.clear()
+        offset = _pose_rigid(list(key))
+        cached = _OFFSETS[key] = (offset, _inv(offset))
+    return cached
 
 
 def _flange_target(pose: object, tcp_offset: np.ndarray | None) -> tuple[Rigid, Rigid, Rigid | None]:
@@ -306,8 +347,8 @@ def _flange_target(pose: object, tcp_offset: np.ndarray | None) -> tuple[Rigid, 
     target = _pose_rigid(_floats(pose, 6))
     if tcp_offset is None:
         return target, target, None
-    offset = _pose_rigid(_floats(tcp_offset, 6))
-    return target, _mul(target, _inv(offset)), offset
+    offset, inverse = _offset(tcp_offset)
+    return target, _mul(target, inverse), offset
 
 
 def inverse_all(pose: np.ndarray, tcp_offset: np.ndarray | None = None, theta6_hint: float = 0.0) -> list[np.ndarray]:
