@@ -2,8 +2,8 @@
 
 A skill step is one forward pass of a small network at batch 1: under torch most of its time is
 per-operator dispatch and, inside a control loop that runs other work between calls, cold caches
-(measured in a recording: 1.3 ms of CPU per call under torch, 0.6 ms here; docs/recording.md,
-"Benchmark"). `compile_graph` turns the module's inlined graph into a list of numpy steps once; it
+(measured in a recording: 1.2-1.6 ms of CPU per call under torch, 0.9-1.0 ms here;
+docs/recording.md, "Benchmark"). `compile_graph` turns the module's inlined graph into a list of numpy steps once; it
 accepts only the operators the exported skills are made of (linear, 1-D convolution, ELU, tanh,
 normalisation arithmetic, clamp, reshapes, concatenation) and raises `Unsupported` for anything
 else, so a skill built differently keeps running under torch. The loader compares both on probe

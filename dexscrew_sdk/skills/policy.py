@@ -171,7 +171,7 @@ class ExportedPolicy:
     """TorchScript `forward(obs (B,72), proprio_hist (B,T,24)) -> action (B,12)`, normalisation inside.
 
     Runs the module's graph in numpy (numpy_graph.py) when it can, which a control step pays for about
-    half what it pays for a torch call; `load_policy` keeps torch when the two disagree by more than
+    two thirds of what it pays for a torch call; `load_policy` keeps torch when the two disagree by more than
     NUMPY_TOLERANCE on probe inputs, or when `backend="torch"`."""
 
     def __init__(self, module: Any, perm: list[int]) -> None:
