@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from dexscrew_sdk.recording.errors import EpisodeFileError
 from dexscrew_sdk.recording.log import replace_atomically
+from dexscrew_sdk.recording.row_blocks import RowBlocks, row_chunks
 from dexscrew_sdk.recording.schema import FORMAT_VERSION, dtype_from_descr
 
 EPISODE_SUFFIX = ".npz"
@@ -45,13 +48,41 @@ def _json_array(data: Any) -> np.ndarray:
     return np.frombuffer(json.dumps(data, allow_nan=True).encode(), dtype=np.uint8)
 
 
-def write_episode(path: Path, meta: dict[str, Any], rows: np.ndarray, events: list[dict[str, Any]]) -> int:
-    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder. Returns bytes."""
-    arrays: dict[str, np.ndarray] = {"meta_json": _json_array(meta), "events_json": _json_array(events)}
-    for name in rows.dtype.names or ():
-        arrays[name] = np.ascontiguousarray(rows[name])
-    replace_atomically(path, "wb", lambda f: np.savez(f, **arrays), "writing episode file")
+def write_episode(path: Path, meta: dict[str, Any], rows: np.ndarray | RowBlocks, events: list[dict[str, Any]]) -> int:
+    """Write atomically: temp file in the same folder, fsync, rename, fsync the folder. Returns bytes.
+
+    Each field's member is streamed a block of rows at a time through one small staging buffer
+    (what `np.savez` would write, without first gathering each field into a new array)."""
+    dtype = rows.dtype
+    n = len(rows)
+
+    def write(f: IO[bytes]) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, data in (("meta_json", _json_array(meta)), ("events_json", _json_array(events))):
+                _write_member(zf, name, data.dtype, data.shape, [data])
+            for name in dtype.names or ():
+                field = dtype.fields[name][0]
+                pieces = (chunk[name] for chunk in row_chunks(rows))
+                _write_member(zf, name, field.base, (n, *field.shape), pieces)
+
+    replace_atomically(path, "wb", write, "writing episode file")
     return path.stat().st_size
+
+
+def _write_member(
+    zf: zipfile.ZipFile, name: str, dtype: np.dtype, shape: tuple[int, ...], pieces: Iterable[np.ndarray]
+) -> None:
+    """One `.npy` member from consecutive pieces along the first axis (C order, format 1.0)."""
+    header = {"descr": npy_format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    stage = np.empty(0, np.uint8)
+    with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+        npy_format.write_array_header_1_0(out, header)
+        for piece in pieces:
+            if stage.nbytes < piece.nbytes:
+                stage = np.empty(piece.nbytes, np.uint8)
+            flat = stage[: piece.nbytes]
+            np.copyto(flat.view(dtype).reshape(piece.shape), piece)
+            out.write(flat.data)
 
 
 @dataclass

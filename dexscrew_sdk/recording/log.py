@@ -23,6 +23,7 @@ import numpy as np
 
 from dexscrew_sdk.atomic import fsync_dir, write_atomic
 from dexscrew_sdk.recording.errors import EpisodeFileError, StepRecordError, StorageError
+from dexscrew_sdk.recording.row_blocks import RowBlocks
 from dexscrew_sdk.recording.schema import dtype_from_descr
 
 MAGIC = b"DXLG"
@@ -126,7 +127,7 @@ class LogContents:
     """What a log holds up to its first damaged or missing frame."""
 
     header: dict[str, Any]
-    rows: np.ndarray
+    rows: np.ndarray | RowBlocks  # RowBlocks: a recorder's in-memory copy (EpisodeWriter.take_contents)
     events: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
     valid_bytes: int = 0

@@ -1,8 +1,9 @@
 """The recorder: one append-only log per episode while recording, finished off the control thread.
 
 The log is what a crash leaves behind (`dexscrew dataset recover` finishes it); an episode that ends
-normally is finished from the copy of its frames the writer keeps in memory (about 7.7 KB a step with
-tactile), so finalisation does not read back and re-check the file it has just written.
+normally is finished from the copy of its rows the writer keeps in memory (about 7.7 KB a step with
+tactile, in blocks reused across episodes: row_blocks.py), so finalisation does not read back and
+re-check the file it has just written.
 
 rec = Recorder("data/nut_square")          # creates or resumes into the dataset
 ep = rec.begin(EpisodeMeta(task="nut", shape="square", cell="twin", cell_kind="twin", control_hz=20))
@@ -26,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dexscrew_sdk.recording.episode import write_episode
 from dexscrew_sdk.recording.errors import RecordingError, SourceStoppedError, StepRecordError, StorageError
 from dexscrew_sdk.recording.index import DatasetDir, DatasetLock, index_entry
 from dexscrew_sdk.recording.log import END, EVENT, STEP, LogContents, LogWriter, frame, json_payload, read_log
+from dexscrew_sdk.recording.row_blocks import BlockPool, RowBlocks
 from dexscrew_sdk.recording.rows import RowBuilder, summarise
 from dexscrew_sdk.recording.schema import FIELD_DOC, FORMAT_VERSION, STEP_DTYPE, EpisodeMeta, StepRecord, dtype_descr
 from dexscrew_sdk.records import TaskProgress
@@ -99,7 +99,7 @@ class EpisodeWriter:
         self._log = LogWriter(self.log_path, header, fsync_each=rec.fsync == "step")
         # What read_log would return for this log, kept as it is written (JSON as decoded from its bytes).
         self._header = json.loads(json_payload(header))
-        self._row_bytes: list[bytes] = []
+        self._row_store = RowBlocks(rec._pool)
         self._events: list[dict[str, Any]] = []
         self._end: dict[str, Any] | None = None
 
@@ -112,9 +112,8 @@ class EpisodeWriter:
         after closing the episode when a source has published nothing for `source_timeout_s`."""
         self._require_open()
         row = self._rows.build(step)  # validates; raises before anything is written
-        row_bytes = row.tobytes()
-        self._write(frame(STEP, row_bytes))
-        self._row_bytes.append(row_bytes)
+        self._write(frame(STEP, row.tobytes()))
+        self._row_store.append(row)
         self._rows.commit(step)
         self._last_step = step
         stopped = self._rows.stopped_sources(step.stamp_ns)
@@ -170,11 +169,9 @@ class EpisodeWriter:
         return handle
 
     def take_contents(self) -> LogContents:
-        """The frames written, as `read_log` would return them from the log; the writer lets go of
-        its copy (an ended episode's memory is freed once it is finished)."""
-        joined = b"".join(self._row_bytes)
-        self._row_bytes = []
-        rows = np.frombuffer(joined, dtype=STEP_DTYPE) if joined else np.zeros(0, STEP_DTYPE)
+        """The frames written, as `read_log` would return them from the log, the rows still in the
+        writer's blocks: the taker releases them (`contents.rows.release()`) once it is done."""
+        rows, self._row_store = self._row_store, RowBlocks(self.rec._pool)
         n = self._log.bytes_written
         return LogContents(self._header, rows, list(self._events), self._end, n, n)
 
@@ -183,6 +180,7 @@ class EpisodeWriter:
         self._require_open()
         self._close()
         self.log_path.unlink(missing_ok=True)
+        self._row_store.release()
 
     def _write(self, data: bytes) -> None:
         """A refused write may have left a torn frame: nothing may follow it, so the episode closes."""
@@ -230,6 +228,7 @@ class Recorder:
             log.warning("%d unfinished episode logs in %s: run `dexscrew dataset recover`", n, dataset_dir)
         self._next = self.dir.next_index()
         self._active: EpisodeWriter | None = None
+        self._pool = BlockPool(STEP_DTYPE)  # rows of ended episodes' blocks serve the next ones
         self._queue: queue.Queue[tuple[EpisodeWriter, FinalizeHandle, float] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="episode-finaliser", daemon=True)
         self._worker.start()
@@ -276,12 +275,15 @@ class Recorder:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             ep, handle, t0 = item
+            contents = ep.take_contents()
             try:
-                result = finalize_log(self.dir, ep.log_path, t0, contents=ep.take_contents())
+                result = finalize_log(self.dir, ep.log_path, t0, contents=contents)
             except BaseException as exc:  # reported through the handle; the log stays recoverable
                 self.errors.append(exc)
                 handle._finish(None, exc)
                 continue
+            finally:
+                contents.rows.release()
             self.finished.append(result)
             handle._finish(result, None)
             if self.on_finished is not None:

@@ -30,8 +30,9 @@ def _jittered_dataset(root: Path, episodes: int = 3, steps: int = 30) -> list[np
     with Recorder(root) as rec:
         for e in range(episodes):
             ep = rec.begin(synthetic_meta("nut" if e != 1 else "screwdriver", "square" if e != 1 else "octagon", e))
-            t = np.cumsum(rng.uniform(0.045, 0.070, steps) * 1e9).astype(np.int64) + 10**12
-            for s, ts in zip(synthetic_steps(steps, seed=e), t, strict=True):
+            t0 = 10**12  # the sources' stamps start here too, whatever the machine's uptime
+            t = np.cumsum(rng.uniform(0.045, 0.070, steps) * 1e9).astype(np.int64) + t0
+            for s, ts in zip(synthetic_steps(steps, seed=e, start_ns=t0), t, strict=True):
                 ep.append(replace(s, stamp_ns=int(ts)))
             ep.end(success=e != 2).wait()
             stamps.append(t)

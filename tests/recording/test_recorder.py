@@ -211,11 +211,11 @@ def test_an_ended_episode_is_finished_from_exactly_what_its_log_holds(
     """The writer's in-memory copy (which finishes an ended episode) equals the log read back, events,
     numpy values in metadata and a source-stopped end included, and both give the same episode file."""
     real = recorder_mod.finalize_log
-    seen: list[tuple[Path, object, object]] = []
+    seen: list[tuple[np.ndarray, object, object]] = []
 
     def compare(dataset, log_path, t0=None, recovered=False, contents=None):
         from_log = recorder_mod.read_log(log_path)
-        seen.append((log_path, contents, from_log))
+        seen.append((contents.rows.to_array(), contents, from_log))  # the blocks are released afterwards
         return real(dataset, log_path, t0, recovered, contents)
 
     monkeypatch.setattr(recorder_mod, "finalize_log", compare)
@@ -227,10 +227,10 @@ def test_an_ended_episode_is_finished_from_exactly_what_its_log_holds(
                 ep.event("ik_failure", residual_m=np.float32(0.25), joints=np.arange(3), note=f"step {i}")
         done = ep.source_stopped("tactile", "no frame for 1.2 s").wait()
     assert len(seen) == 1
-    _, mem, disk = seen[0]
+    mem_rows, mem, disk = seen[0]
     assert mem.header == disk.header and mem.events == disk.events and mem.end == disk.end
     assert len(mem.events) == 3 and mem.end["end_reason"] == "source_stopped"
-    assert mem.rows.dtype == disk.rows.dtype and mem.rows.tobytes() == disk.rows.tobytes() and len(mem.rows) == 30
+    assert mem_rows.dtype == disk.rows.dtype and mem_rows.tobytes() == disk.rows.tobytes() and len(mem_rows) == 30
     assert (mem.valid_bytes, mem.total_bytes, mem.damage) == (disk.valid_bytes, disk.total_bytes, disk.damage)
     assert load_episode(done.path).meta["n_steps"] == 30
 
