@@ -66,6 +66,11 @@ class Skill:
             )
         return cls.load(path)
 
+    @property
+    def backend(self) -> str:
+        """What evaluates the network: "numpy" (an exported graph that matched torch at load) or "torch"."""
+        return str(getattr(self.policy, "backend", "torch"))
+
     # --------------------------------------------------------------- lifecycle
     @property
     def running(self) -> bool:

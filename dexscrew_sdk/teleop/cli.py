@@ -121,6 +121,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
 
     config_path(args.cell)  # a bad --cell fails before the skill (and torch) loads
     skill, chosen = load_skill(args.skill, args.task)  # a bad --skill fails before the cell starts
+    skill_identity = {**chosen.identity(), "backend": skill.backend}
     with _cell(args) as cell:
         period = cell.clock.period_s
         device = make_device(args.operator, cell, args, period)
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
         if record:
             from dexscrew_sdk.recording import Recorder
 
-            cfg.meta = {**_meta(cell), "skill": chosen.identity()}
+            cfg.meta = {**_meta(cell), "skill": skill_identity}
             recorder = Recorder(args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync,
                                 source_timeout_s=source_silence_s(cell))  # fmt: skip
         wrist = WristController(tool_offset(args.task), period, cell.arm.limits)
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace, record: bool) -> int:
         "attempts": len(outcomes),
         "success_rate": None if not labelled else sum(o.success for o in labelled) / len(labelled),  # type: ignore[misc]
         "steps": sum(o.steps for o in kept),
-        "skill": chosen.identity(),
+        "skill": skill_identity,
         "files": [o.path for o in kept if o.path],
     }
     print(json.dumps(summary))

@@ -61,6 +61,7 @@ def test_record_scripted_nut_episodes_on_the_lockstep_twin(tmp_path: Path) -> No
         assert imp["jitter_m"] == 0.0002 and imp["seed"] == 5
         assert ep.meta["final_progress"] is not None and ep.meta["cell_config_hash"]
         assert ep.meta["skill"] == summary["skill"] and ep.meta["skill"]["choice"] == "shipped"  # the default
+        assert ep.meta["skill"]["backend"] == "numpy"  # the shipped export's graph runs in numpy
         assert (
             ep.meta["skill"]["sha256"]
             == json.loads((resources.shipped_skill("nut") / "skill.json").read_text())["sha256"]
