@@ -1,9 +1,11 @@
 """`dexscrew bench bc`: policy-step latency per preset and training throughput from episode files.
 
 Inference (one core, `torch.set_num_threads(1)`): `infer_p99_ms` is one deployed policy
-step (normalisation of a raw 18-D + 5x120x3 observation, history update, encoding of
-that observation, decoder, de-normalisation), against the bare forward pass (the same
-batch-1 network on an already-normalised history, all K steps encoded) in the same run;
+step with the default backend (`backend` says which, ONNX Runtime when installed:
+normalisation of a raw 18-D + 5x120x3 observation, history update, the network,
+de-normalisation), against the bare forward pass (the same network on an
+already-normalised history, all K steps encoded) and the same step on torch
+(`torch_infer_*`, cached encodings, `stepnet.py`), interleaved in the same run;
 `eager_forward_*` is the `BCNet` module itself on that history, for the speed-up.
 Training (default preset, batch 128, >= 50 recorded episode files read
 through the real loader with the workers and threads chosen for this machine):
@@ -45,20 +47,29 @@ def bench_inference(name: str, steps: int) -> dict[str, Any]:
     net = BCNet(cfg).eval()
     eps = synthetic_episodes(2, 100, seed=0)
     norm = Normaliser.fit([(e.q, e.tactile, e.action) for e in eps], 200)
-    policy = BCPolicy(LoadedPolicy(net, BCLayout(), norm, cfg, {}, Path("<bench>")))
+    loaded = LoadedPolicy(net, BCLayout(), norm, cfg, {}, Path("<bench>"))
+    t0 = time.perf_counter()
+    policy = BCPolicy(loaded)  # the deployed default ("auto")
+    load_s = time.perf_counter() - t0
+    torch_policy = BCPolicy(loaded, backend="torch")  # the same step on torch: the same-run baseline
     rng = np.random.default_rng(0)
     q = [row.astype(np.float64) for row in eps[0].q]  # 100 observations, cycled
     touch = [rng.uniform(0, 2, (5, 120, 3)).astype(np.float32) for _ in range(64)]
     for i in range(10):  # warm-up
         policy.act(q[i % len(q)], touch[i % len(touch)])
-    step_s, fwd_s = [], []
-    for i in range(steps):
+        torch_policy.act(q[i % len(q)], touch[i % len(touch)])
+    step_s, fwd_s, torch_s = [], [], []
+    for i in range(steps):  # interleaved, so both see the machine in the same state
+        obs = q[i % len(q)], touch[i % len(touch)]
         t0 = time.perf_counter()
-        policy.act(q[i % len(q)], touch[i % len(touch)])
+        policy.act(*obs)
         step_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         policy.forward_only()
         fwd_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        torch_policy.act(*obs)
+        torch_s.append(time.perf_counter() - t0)
     hq, ht = policy.history
     args = (hq[None], None if ht is None else ht[None])
     eager_s = []
@@ -68,13 +79,19 @@ def bench_inference(name: str, steps: int) -> dict[str, Any]:
             net(*args)
             eager_s.append(time.perf_counter() - t0)
     step, fwd, eager = _percentiles(step_s), _percentiles(fwd_s), _percentiles(eager_s)
+    on_torch = _percentiles(torch_s)
     return {
         "params": parameter_count(net),
+        "backend": policy.backend_choice,
+        "load_s": round(load_s, 2),
         "infer_p50_ms": step["p50_ms"],
         "infer_p99_ms": step["p99_ms"],
         "forward_p50_ms": fwd["p50_ms"],
         "forward_p99_ms": fwd["p99_ms"],
         "infer_over_forward_p99": round(step["p99_ms"] / fwd["p99_ms"], 3),
+        "torch_infer_p50_ms": on_torch["p50_ms"],
+        "torch_infer_p99_ms": on_torch["p99_ms"],
+        "infer_over_torch_p99": round(step["p99_ms"] / on_torch["p99_ms"], 3),
         "eager_forward_p50_ms": eager["p50_ms"],
         "eager_forward_p99_ms": eager["p99_ms"],
         "steps": steps,

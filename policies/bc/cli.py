@@ -64,6 +64,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble-k", type=float, default=0.01, help="ACT weight exp(-k i), i = 0 the oldest chunk")
     p.add_argument("--arm-smoothing", type=float, default=0.0, help="EMA factor of arm targets in [0, 1) (0: off)")
     p.add_argument("--weights", choices=["ema", "model"], default="ema", help="which weights to deploy")
+    p.add_argument("--backend", choices=["auto", "onnx", "torch"], default="auto",
+                   help="what runs the network: auto = ONNX Runtime if installed and agreeing, else torch")  # fmt: skip
     p.add_argument("--launch", action="store_true", help="start the configuration's nodes first (twins)")
     p.add_argument("--task", default=None, help="twins: reset the world to this task before running")
     p.add_argument("--shape", default=None, help="twins: nut or handle shape for the reset")

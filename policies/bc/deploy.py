@@ -45,9 +45,9 @@ class DeployConfig:
     threads: int = 1  # inference on one core: the 20 Hz loop must not compete with itself
 
 
-def load_policy(path: str | Path, weights: str = "ema") -> BCPolicy:
-    """A checkpoint ready to run (EMA weights by default)."""
-    return BCPolicy(load_checkpoint(Path(path), weights))
+def load_policy(path: str | Path, weights: str = "ema", backend: str = "auto") -> BCPolicy:
+    """A checkpoint ready to run (EMA weights by default; `backend`: see BCPolicy)."""
+    return BCPolicy(load_checkpoint(Path(path), weights), backend)
 
 
 def check_compatible(policy: BCPolicy, cell: Any) -> None:

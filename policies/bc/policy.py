@@ -7,7 +7,9 @@ observation (what a window before an episode's first step holds in training),
 `observe(q, tactile)` appends one control period's observation (every period, also
 when no chunk is planned, so the history has the training's spacing), and
 `predict()` returns an (H, 18) chunk of joint targets in radians, [hand 12, arm 6],
-inside the recorded action range. `act` is observe + predict.
+inside the recorded action range. `act` is observe + predict. The network runs through
+ONNX Runtime when it is installed and agrees with torch (`onnx_forward.py`), else on
+torch through `StepNet`; `backend` says which.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from policies.bc.checkpoint import LoadedPolicy
 from policies.bc.layout import BCError
 from policies.bc.normalise import Normaliser, RangeNorm
+from policies.bc.onnx_forward import build_onnx
 from policies.bc.stepnet import StepNet
 
 
@@ -61,20 +64,26 @@ class TorchNormaliser:
 class BCPolicy:
     """A checkpoint's EMA network with its normalisation and an observation history (CPU, one thread ok).
 
-    The history is kept twice, both as rings of the last K steps written once per period:
-    the normalised observations (what the network's input would be, for `forward_only`)
-    and their per-modality encodings inside `StepNet`, so a step encodes one observation,
-    not K, and then decodes (`stepnet.py`).
+    The normalised observations are kept as a ring of the last K steps, written once per
+    period: the network's input. On torch their per-modality encodings are kept as well,
+    inside `StepNet`, so a step encodes one observation, not K, and then decodes
+    (`stepnet.py`); ONNX Runtime runs the whole network on the ring's K steps.
+    `backend`: "auto" (ONNX Runtime when usable, else torch), "onnx" or "torch".
     """
 
-    def __init__(self, loaded: LoadedPolicy) -> None:
+    def __init__(self, loaded: LoadedPolicy, backend: str = "auto") -> None:
         self.loaded = loaded
         self.layout = loaded.layout
         self.net = loaded.net.eval()
         self.norm = TorchNormaliser(loaded.normaliser)
         k, lay = self.layout.history, self.layout
-        with torch.no_grad():
-            self.step_net = StepNet(self.net)
+        self.onnx, self.backend_choice = build_onnx(self.net, backend)
+        self.backend: str = self.backend_choice["backend"]
+        self.step_net: StepNet | None = None
+        if self.onnx is None:
+            with torch.no_grad():
+                self.step_net = StepNet(self.net)
+        self._slot = k - 1  # the newest observation's ring row
         # step t's normalised observation at rows t % K and t % K + K: rows i+1..i+K are the history
         self._q_ring = torch.zeros(2 * k, lay.joint_dim)
         self._t_ring = torch.zeros(2 * k, lay.tactile_dim) if lay.use_touch else None
@@ -89,7 +98,7 @@ class BCPolicy:
     @property
     def history(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The normalised history (K, 18), (K, 1800) or None, oldest first (views, valid until the next step)."""
-        k, i = self.layout.history, self.step_net.slot
+        k, i = self.layout.history, self._slot
         t = None if self._t_ring is None else self._t_ring[i + 1 : i + 1 + k]
         return self._q_ring[i + 1 : i + 1 + k], t
 
@@ -100,7 +109,9 @@ class BCPolicy:
         self._q_ring.copy_(q.clone().expand_as(self._q_ring))  # (a copy: source and target share rows)
         if self._t_ring is not None and t is not None:
             self._t_ring.copy_(t.clone().expand_as(self._t_ring))
-        self.step_net.fill(q, t)
+        self._slot = 0
+        if self.step_net is not None:
+            self.step_net.fill(q, t)
         self._started = True
 
     def _normalised(
@@ -132,21 +143,24 @@ class BCPolicy:
         if not self._started:
             self.reset(q_rad, tactile_n)
             return
-        k = self.layout.history
-        i = (self.step_net.slot + 1) % k
+        i = (self._slot + 1) % self.layout.history
         q, t = self._normalised(q_rad, tactile_n, i)
         _, q_twin, _, t_twin = self._rows[i]
         q_twin.copy_(q)
         if t_twin is not None and t is not None:
             t_twin.copy_(t)
-        self.step_net.push(q, t)  # encodes into the same slot i
+        self._slot = i
+        if self.step_net is not None:
+            self.step_net.push(q, t)  # encodes into its own ring
 
     @torch.inference_mode()
     def predict(self) -> np.ndarray:
         """The (H, 18) chunk in radians for the current history; its first step is the newest observation's."""
         if not self._started:
             raise BCError("predict() before any observation: call observe(q, tactile) first")
-        return self.norm.actions_rad(self.step_net.decode()).double().numpy()
+        if self.step_net is not None:
+            return self.norm.actions_rad(self.step_net.decode()).double().numpy()
+        return self.norm.actions_rad(torch.from_numpy(self._onnx_forward())).double().numpy()
 
     def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
         self.observe(q_rad, tactile_n)
@@ -154,5 +168,12 @@ class BCPolicy:
 
     def forward_only(self) -> np.ndarray:
         """The bare network on the current normalised history (all K steps encoded): the benchmark's baseline."""
+        if self.step_net is None:
+            return self._onnx_forward()
         q, t = self.history
         return self.step_net.forward(q, t).numpy()
+
+    def _onnx_forward(self) -> np.ndarray:
+        assert self.onnx is not None
+        q, t = self.history
+        return self.onnx(q.numpy(), None if t is None else t.numpy())

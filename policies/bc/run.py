@@ -16,7 +16,8 @@ def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.seconds <= 0:
         raise BCError(f"--seconds must be positive, got {args.seconds}")
-    policy = load_policy(args.checkpoint, args.weights)  # a bad checkpoint fails before any cell is touched
+    # a bad checkpoint fails before any cell is touched
+    policy = load_policy(args.checkpoint, args.weights, args.backend)
     cfg = DeployConfig(args.mode, args.execute, args.ensemble_k, args.arm_smoothing)
     cell_cfg = config_mod.load(args.config, args.overrides)
     launcher = Launcher(cell_cfg, args.config, args.overrides) if args.launch else None
@@ -33,7 +34,8 @@ def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if launcher is not None:
             launcher.shutdown()
-    report.update(checkpoint=str(args.checkpoint), config=str(args.config), scene=scene, deploy=vars(cfg))
+    report.update(checkpoint=str(args.checkpoint), config=str(args.config), scene=scene, deploy=vars(cfg),
+                  backend=policy.backend_choice)  # fmt: skip
     return report
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from policies.bc.config import ModelConfig
+from policies.bc.onnx_forward import missing_runtime
+
+needs_onnx = pytest.mark.skipif(missing_runtime() is not None, reason=f"ONNX Runtime unusable: {missing_runtime()}")
 
 
 def tiny_model(**kw: object) -> ModelConfig:

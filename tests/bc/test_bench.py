@@ -14,6 +14,8 @@ def test_inference_bench_reports_the_policy_step_against_the_bare_forward_pass()
     assert r["params"] == 1_564_402
     assert r["infer_p99_ms"] > 0 and r["forward_p99_ms"] > 0
     assert r["infer_over_forward_p99"] == pytest.approx(r["infer_p99_ms"] / r["forward_p99_ms"], rel=1e-2)
+    assert r["torch_infer_p99_ms"] > 0 and r["backend"]["backend"] in ("onnx", "torch") and r["load_s"] > 0
+    assert r["infer_over_torch_p99"] == pytest.approx(r["infer_p99_ms"] / r["torch_infer_p99_ms"], rel=1e-2)
 
 
 def test_training_bench_reads_fifty_episode_files_and_compares_with_memory() -> None:

@@ -13,6 +13,7 @@ from dexscrew_sdk.safety import JointLimits
 from policies.bc.deploy import DeployConfig, PolicyRunner, check_compatible, load_policy, run_policy
 from policies.bc.executor import ChunkExecutor
 from policies.bc.layout import PolicyMismatch
+from tests.bc.conftest import needs_onnx
 from tests.bc.fakes import FakeCell
 
 
@@ -168,8 +169,9 @@ def test_commands_go_through_the_safety_layer(trained: Path) -> None:
     assert 10 <= report.steps <= 11 and cell.hand.stops == 1
 
 
+@pytest.mark.parametrize("backend", ["torch", pytest.param("onnx", marks=needs_onnx)])
 @pytest.mark.parametrize("touch", [True, False])
-def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch: bool) -> None:
+def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch: bool, backend: str) -> None:
     import torch
 
     from policies.bc.checkpoint import LoadedPolicy
@@ -184,7 +186,8 @@ def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch
     net = BCNet(cfg).eval()
     ep = synthetic_episodes(1, 30)[0]
     norm = Normaliser.fit([(ep.q, ep.tactile if touch else None, ep.action)], 30)
-    policy = BCPolicy(LoadedPolicy(net, BCLayout(use_touch=touch), norm, cfg, {}, trained))
+    policy = BCPolicy(LoadedPolicy(net, BCLayout(use_touch=touch), norm, cfg, {}, trained), backend)
+    assert policy.backend == backend and (policy.step_net is None) == (backend == "onnx")
     k = cfg.history
     for i in range(9):  # past K steps: the history rings wrap
         chunk = policy.act(ep.q[i], ep.tactile[i].reshape(5, 120, 3) if touch else None)
@@ -202,12 +205,13 @@ def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch
         np.testing.assert_allclose(policy.forward_only(), net(q, t)[0].detach().numpy(), atol=1e-5)
 
 
-def test_a_refused_observation_leaves_the_history_as_it_was(trained: Path) -> None:
+@pytest.mark.parametrize("backend", ["torch", pytest.param("onnx", marks=needs_onnx)])
+def test_a_refused_observation_leaves_the_history_as_it_was(trained: Path, backend: str) -> None:
     import torch
 
     from policies.bc.layout import BCError
 
-    policy = load_policy(trained)
+    policy = load_policy(trained, backend=backend)
     ep_q = np.linspace(0.1, 0.5, 18)
     touch = np.full((5, 120, 3), 0.2)
     for _ in range(3):
