@@ -305,14 +305,16 @@ def new_arm_state(
     mode: DeviceMode,
     cmd_seq: int,
     tcp_force_n: np.ndarray | None = None,
+    tcp_pose: np.ndarray | None = None,
 ) -> ArmState:
-    """An ArmState whose TCP pose comes from the shared UR5e kinematics."""
+    """An ArmState whose TCP pose comes from the shared UR5e kinematics (`tcp_pose`: that pose, already
+    computed by the caller for this q and offset)."""
     return ArmState(
         seq=seq,
         stamp_ns=stamp_ns,
         q_rad=q.copy(),
         qd_rad_s=qd.copy(),
-        tcp_pose=kinematics.forward(q, tcp_offset),
+        tcp_pose=kinematics.forward(q, tcp_offset) if tcp_pose is None else tcp_pose,
         tcp_force_n=np.zeros(6) if tcp_force_n is None else tcp_force_n,
         mode=mode,
         cmd_seq=cmd_seq,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dexscrew_sdk import joints
+from dexscrew_sdk import joints, kinematics
 from dexscrew_sdk.errors import MoveTimeoutError
 from dexscrew_sdk.interfaces import ClockDrivenArm, new_arm_state
 from dexscrew_sdk.records import ArmState, DeviceInfo, DeviceMode
@@ -59,6 +59,8 @@ class SimulatedArm(ClockDrivenArm):
         super().__init__(**kwargs)
         self._sim = sim
         self.cmd_seq, self._state_seq = -1, 0
+        self._fk_key: tuple[str, bytes, str, bytes] | None = None
+        self._fk_pose = np.zeros(6)
         self.hold(q0_rad, np.zeros(joints.ARM_DOF))
 
     def hold(self, q_rad: np.ndarray, qd_rad_s: np.ndarray) -> None:
@@ -76,8 +78,17 @@ class SimulatedArm(ClockDrivenArm):
         self._state_seq += 1
         return new_arm_state(
             self._state_seq, time.monotonic_ns(), self.q, self.qd, self.tcp_offset, self.reported_mode(self.mode),
-            self.cmd_seq,
+            self.cmd_seq, tcp_pose=self._tcp_pose(),
         )  # fmt: skip
+
+    def _tcp_pose(self) -> np.ndarray:
+        """forward(q, tcp_offset), computed once per configuration: a lockstep step publishes the arm after
+        its servo command with the q the tick already published. Keyed on the exact bytes of both inputs
+        (and their dtypes), so a changed q or offset is always recomputed."""
+        key = (self.q.dtype.str, self.q.tobytes(), self.tcp_offset.dtype.str, self.tcp_offset.tobytes())
+        if key != self._fk_key:
+            self._fk_key, self._fk_pose = key, kinematics.forward(self.q, self.tcp_offset)
+        return self._fk_pose.copy()
 
     @property
     def moving(self) -> bool:
