@@ -1,7 +1,9 @@
 """`dexscrew bench record`: the recorder's storage figures on synthetic 20 Hz steps with tactile.
 
-- dropped_frames: in a real-time paced episode, control steps with no row plus rows in which any
-  source's newest sample is older than one control period (late) or missing.
+- dropped_frames_synthetic: in a real-time paced episode of synthetic sources, control steps with no
+  row plus rows in which any source's newest sample is older than one control period (late) or
+  missing. The twin hook's `dropped_frames` is the same count on the twin cell's own devices in
+  real time; without the twin, `dropped_frames` is this one (`dropped_frames_source` says which).
 - finalize_ms_p99: from `end()` until the episode file is fsynced, renamed and in the index
   (background work included), over full-length episodes.
 - step_overhead_ms_p99: the recorder's cost per control step (the `append` call) in the real-time
@@ -77,7 +79,7 @@ def paced_episode(root: Path, seconds: float) -> dict[str, Any]:
     return {
         "paced_steps": n,
         "paced_rows": m["n_steps"],
-        "dropped_frames": int(n - m["n_steps"]) + int(m["steps_with_late_or_missing"]),
+        "dropped_frames_synthetic": int(n - m["n_steps"]) + int(m["steps_with_late_or_missing"]),
         "paced_clock_overruns": clock.overruns,
         "work": work_ms,
         "append": append_ms,
@@ -146,5 +148,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result.setdefault("twin_figures", "not installed: " + module_name)
             continue
         result.update(getattr(module, attr)(args))
+    result["dropped_frames_source"] = "twin_realtime" if "dropped_frames" in result else "synthetic"
+    result.setdefault("dropped_frames", result["dropped_frames_synthetic"])
     result["loadavg_1m"] = os.getloadavg()[0]
     return result

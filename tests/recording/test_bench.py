@@ -11,7 +11,7 @@ from dexscrew_sdk.recording.dataset import Dataset
 def test_the_paced_episode_counts_rows_against_control_steps(tmp_path: Path) -> None:
     r = bench.paced_episode(tmp_path, seconds=0.5)
     assert r["paced_steps"] == 10
-    assert 0 < r["paced_rows"] <= 10 and r["dropped_frames"] >= 10 - r["paced_rows"]
+    assert 0 < r["paced_rows"] <= 10 and r["dropped_frames_synthetic"] >= 10 - r["paced_rows"]
     assert len(r["work"]) == len(r["append"]) == r["paced_rows"]
     assert len(Dataset(tmp_path / "paced")) == 2  # the warm-up episode finalised while the paced one ran
 
