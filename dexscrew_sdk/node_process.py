@@ -24,10 +24,10 @@ SUPERVISOR_PID_ENV = "DEXSCREW_SUPERVISOR_PID"
 SUPERVISOR_POLL_S = 0.5
 
 
-def build_node(cfg: CellConfig, name: str) -> Node:
+def host_devices(cfg: CellConfig, name: str) -> Hosted:
+    """What node `name`'s factory builds: the devices it serves (and the simulation behind them)."""
     if name not in cfg.nodes:
         raise ConfigError(f"cell {cfg.name!r} has no node {name!r}; nodes: {sorted(cfg.nodes)}")
-    check_exposure(cfg, name)
     spec = cfg.nodes[name]
     factory, params = config_mod.node_params(cfg, name)
     ctx = NodeContext(node=name, devices=tuple(spec.serves), lockstep=cfg.lockstep, control_hz=cfg.control_hz)
@@ -37,6 +37,15 @@ def build_node(cfg: CellConfig, name: str) -> Node:
     missing = set(spec.serves) - set(hosted.devices)
     if missing:
         raise ConfigError(f"node {name!r}: factory {spec.factory!r} does not provide {sorted(missing)}")
+    return hosted
+
+
+def build_node(cfg: CellConfig, name: str) -> Node:
+    if name not in cfg.nodes:
+        raise ConfigError(f"cell {cfg.name!r} has no node {name!r}; nodes: {sorted(cfg.nodes)}")
+    check_exposure(cfg, name)
+    spec = cfg.nodes[name]
+    hosted = host_devices(cfg, name)
     options = NodeOptions(
         name=name,
         endpoints=cfg.endpoints(name),
@@ -48,7 +57,7 @@ def build_node(cfg: CellConfig, name: str) -> Node:
     try:
         return Node(hosted, options)
     except zmq.ZMQError as exc:
-        _close_devices(hosted)
+        close_hosted(hosted)
         raise ConfigError(
             f"node {name!r} cannot bind {options.endpoints.host} ports {spec.base_port}..{spec.base_port + 2}: "
             f"{exc.strerror}; another process (another cell?) uses them: stop it or change base_port"
@@ -73,7 +82,8 @@ def check_exposure(cfg: CellConfig, name: str) -> None:
     )
 
 
-def _close_devices(hosted: Hosted) -> None:
+def close_hosted(hosted: Hosted) -> None:
+    """Close a node's devices and its simulation (each one even if another fails)."""
     for dev in hosted.devices.values():
         try:
             dev.close()

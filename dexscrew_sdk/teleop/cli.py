@@ -109,45 +109,51 @@ def source_silence_s(cell: Any) -> float:
     return max(1.0, float(getattr(cell.clock, "timeout_s", 1.0)))
 
 
-def run(args: argparse.Namespace, record: bool) -> int:
+def build_session(args: argparse.Namespace, cell: Any, skill: Any, skill_identity: dict[str, Any],
+                  record: bool) -> tuple[Any, Any, Any]:  # fmt: skip
+    """(session, device, recorder or None) for this command line on `cell`."""
     from dexscrew_sdk.evaluation.seeds import RECORDING
-    from dexscrew_sdk.resources import config_path
-    from dexscrew_sdk.skills.choice import load_skill
     from dexscrew_sdk.teleop.hand_control import HandControl
     from dexscrew_sdk.teleop.session import SessionConfig, TeleopSession
     from dexscrew_sdk.teleop.status import StatusLine
     from dexscrew_sdk.teleop.tool_frame import tool_offset
     from dexscrew_sdk.teleop.wrist import WristController
 
+    period = cell.clock.period_s
+    device = make_device(args.operator, cell, args, period)
+    scripted_run = device.name in ("scripted", "rehearsal")
+    cfg = SessionConfig(
+        task=args.task,
+        shape=args.shape,
+        episodes=args.episodes if record else 1,
+        max_episode_s=args.seconds,
+        auto_start=scripted_run,
+        seeds=[RECORDING.seed(args.seed_index + i) for i in range(args.episodes)] if "world" in cell.devices else [],
+        randomisation={"enabled": True} if args.randomised else {},
+    )
+    recorder = None
+    if record:
+        from dexscrew_sdk.recording import Recorder
+
+        cfg.meta = {**_meta(cell), "skill": skill_identity}
+        recorder = Recorder(args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync,
+                            source_timeout_s=source_silence_s(cell))  # fmt: skip
+    wrist = WristController(tool_offset(args.task), period, cell.arm.limits)
+    status = StatusLine(sys.stderr if not scripted_run else None)
+    session = TeleopSession(cell, device, wrist, HandControl(cell.hand, skill), cfg, recorder, status)
+    return session, device, recorder
+
+
+def run(args: argparse.Namespace, record: bool) -> int:
+    from dexscrew_sdk.resources import config_path
+    from dexscrew_sdk.skills.choice import load_skill
+
     config_path(args.cell)  # a bad --cell fails before the skill (and torch) loads
     skill, chosen = load_skill(args.skill, args.task)  # a bad --skill fails before the cell starts
     skill_identity = {**chosen.identity(), "backend": skill.backend}
     with _cell(args) as cell:
-        period = cell.clock.period_s
-        device = make_device(args.operator, cell, args, period)
-        scripted_run = device.name in ("scripted", "rehearsal")
-        cfg = SessionConfig(
-            task=args.task,
-            shape=args.shape,
-            episodes=args.episodes if record else 1,
-            max_episode_s=args.seconds,
-            auto_start=scripted_run,
-            seeds=[RECORDING.seed(args.seed_index + i) for i in range(args.episodes)]
-            if "world" in cell.devices
-            else [],
-            randomisation={"enabled": True} if args.randomised else {},
-        )
-        recorder = None
-        if record:
-            from dexscrew_sdk.recording import Recorder
-
-            cfg.meta = {**_meta(cell), "skill": skill_identity}
-            recorder = Recorder(args.out or Path("data") / f"{args.task}_{args.shape}", fsync=args.fsync,
-                                source_timeout_s=source_silence_s(cell))  # fmt: skip
-        wrist = WristController(tool_offset(args.task), period, cell.arm.limits)
-        status = StatusLine(sys.stderr if not scripted_run else None)
-        session = TeleopSession(cell, device, wrist, HandControl(cell.hand, skill), cfg, recorder, status)
-        bar = _Progress(cfg.episodes, enabled=record)
+        session, device, recorder = build_session(args, cell, skill, skill_identity, record)
+        bar = _Progress(session.cfg.episodes, enabled=record)
         try:
             with device:
                 outcomes = session.run(progress=bar)

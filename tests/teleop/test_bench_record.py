@@ -105,6 +105,7 @@ def test_the_real_time_figure_is_a_real_time_record_command_counting_gaps_and_la
     argv = ran[0]
     assert argv[argv.index("--seconds") + 1] == "120" and argv[argv.index("--episodes") + 1] == "2"
     assert "cell.lockstep=false" in argv and argv[argv.index("--shape") + 1] == bench_record.REALTIME_CASE[1]
+    assert f"nodes.twin.params.turns_required={bench_record.REALTIME_TURNS:g}" in argv
     detail = out["dropped_frames_detail"]
     assert detail["periods_without_row"] == 1 and detail["rows"] == 11
     assert (
