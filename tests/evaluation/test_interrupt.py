@@ -22,6 +22,11 @@ def eval_cmd(out: Path, trials: int) -> list[str]:
             "--trials", str(trials), "--max-time", "nut=1.5", "--workers", "1", "--out", str(out)]  # fmt: skip
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """A child started from a shell's background job inherits SIGINT ignored; a terminal's Ctrl-C is not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -34,7 +39,7 @@ def alive(pid: int) -> bool:
 def test_ctrl_c_stops_every_node_keeps_finished_trials_and_a_rerun_does_only_the_rest(tmp_path: Path) -> None:
     log = tmp_path / "trials.jsonl"
     proc = subprocess.Popen(eval_cmd(tmp_path, 40), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, preexec_fn=_sigint_as_in_a_terminal)  # fmt: skip
     try:
         wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, 240, "two finished trials")
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole foreground group
