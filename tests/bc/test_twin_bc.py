@@ -3,13 +3,11 @@ epochs of training from the episode files, then the policy on a scene seed never
 turns the nut at least half a turn in 60 s of simulated time, more than holding still on that seed.
 Full fastening is reported (printed), not asserted.
 
-Known gap, measured under load (2 scripted nut/square demonstrations of 30 s, 2.56 turns each; the
-small model below, 60 s on the seed): after this test's 216 steps -0.17 turn with ensembling; after
-400 steps -0.06 turn executing 8 of 16; after 1500 steps (19 min here) 0.17 turn executing 8 of 16
-and 0.25 turn with ensembling (holding still: 0.0004 to 0.04). Two demonstrations are too few for
-the closed loop; the turn criterion is therefore reported as an expected failure until more
-demonstrations (or training) make it pass. Everything before it (recording, loss halving, a
-fault-free 60 s run) is asserted.
+Measured with this test's settings (docs/bc.md, "Where it stands on the twin"): 8 demonstrations of
+30 s and 30 epochs (2,250 steps) turn the nut 0.83 turn on this seed and 0.80 on the next evaluation
+seed (holding still: 0.025); 6 demonstrations and 20 epochs gave 0.54 and 0.55, 2 demonstrations and
+12 epochs 0.05. Lockstep recording and single-threaded training repeat to the digit on a machine, so
+the margin above 0.5 is what the assertion relies on.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from tests.conftest import CONFIGS, start_node
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TWIN = CONFIGS / "twin_cell.toml"
 TASK, SHAPE = "nut", "square"
-DEMOS, DEMO_S, RUN_S = 2, 30, 60.0
+DEMOS, DEMO_S, RUN_S = 8, 30, 60.0
 SMALL = ModelConfig(joint_mlp=(64, 64), tactile_mlp=(64, 32), down_dims=(32, 64), token_dim=32)
 
 
@@ -64,7 +62,7 @@ def test_bc_from_twin_demonstrations_turns_the_nut_on_an_unseen_seed(tmp_path: P
     data = open_dataset(tmp_path / "demos", EpisodeFilter(success_only=False))
     recorded_seeds = {json.loads(np.load(f)["meta_json"].tobytes())["seed"] for f in files}
     assert recorded_seeds <= set(range(RECORDING.start, RECORDING.stop))
-    cfg = RunConfig(epochs=12, batch_size=64, val_fraction=0.0, progress=False, tensorboard=False, threads=1)
+    cfg = RunConfig(epochs=30, batch_size=64, val_fraction=0.0, progress=False, tensorboard=False, threads=1)
     cfg.optim.warmup_steps, cfg.optim.lr = 20, 1e-3
     BCRunner(data, tmp_path / "run", SMALL, cfg).train()
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -88,5 +86,6 @@ def test_bc_from_twin_demonstrations_turns_the_nut_on_an_unseen_seed(tmp_path: P
     print(json.dumps({"seed": seed, "bc_turns": bc.turns_done, "bc_fastened": bc.fastened,
                       "hold_turns": still.turns_done, "report": report.to_dict()}))  # fmt: skip
     assert report.fault is None and report.steps == round(RUN_S * 20)
-    if not (bc.turns_done >= 0.5 and bc.turns_done > still.turns_done):
-        pytest.xfail(f"BC turned {bc.turns_done:.3f} turn, holding still {still.turns_done:.3f}: needs >= 0.5, more")
+    assert bc.turns_done >= 0.5 and bc.turns_done > still.turns_done, (
+        f"BC turned {bc.turns_done:.3f} turn, holding still {still.turns_done:.3f}: needs >= 0.5 and more"
+    )
