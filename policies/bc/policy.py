@@ -158,9 +158,8 @@ class BCPolicy:
         """The (H, 18) chunk in radians for the current history; its first step is the newest observation's."""
         if not self._started:
             raise BCError("predict() before any observation: call observe(q, tactile) first")
-        if self.step_net is not None:
-            return self.norm.actions_rad(self.step_net.decode()).double().numpy()
-        return self.norm.actions_rad(torch.from_numpy(self._onnx_forward())).double().numpy()
+        chunk = self.step_net.decode() if self.step_net is not None else torch.from_numpy(self._onnx_forward())
+        return self.norm.actions_rad(chunk).double().numpy()
 
     def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
         self.observe(q_rad, tactile_n)
