@@ -10,7 +10,10 @@
    angles are wrong): nothing is written and every such joint is named.
 2. Verification. The operator takes the hand out of the jig. Each joint in
    turn goes to a known target (40 % of its range, the others open), once from
-   below and once from above (15 % of its range away), settling
+   below and once from above, each time from that end of its range (1 % of the
+   range short of the limit: the most travel the joint has; play p on a joint of
+   range r reads as min(p, r - 0.02 r - p) apart, so on the 0.35 rad index_bend
+   play up to 0.26 rad is caught, where a 15 %-of-range approach missed 0.25), settling
    `SETTLE_S` and averaged over `AVERAGE_S` each time. A joint that stops more than
    `TRACKING_TOL_RAD` from its target, or whose two approaches differ by more than
    `BACKLASH_TOL_RAD` (backlash), is named, and nothing is written.
@@ -47,7 +50,7 @@ SETTLE_S = 1.0
 AVERAGE_S = 1.0
 TRACKING_TOL_RAD = 0.1
 BACKLASH_TOL_RAD = 0.08
-TARGET_FRACTION, APPROACH_FRACTION = 0.4, 0.15
+TARGET_FRACTION, APPROACH_MARGIN_FRACTION = 0.4, 0.01
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,9 @@ def verify_joint(cell: Cell, j: int, base: np.ndarray) -> JointCheck:
     target = base.copy()
     target[j] = lo + TARGET_FRACTION * span
     reads = []
-    for side in (-1.0, 1.0):
+    for start in (lo + APPROACH_MARGIN_FRACTION * span, hi - APPROACH_MARGIN_FRACTION * span):
         approach = target.copy()
-        approach[j] = target[j] + side * APPROACH_FRACTION * span
+        approach[j] = start
         _hold(cell, approach, SETTLE_S)
         reads.append(float(_hold(cell, target, SETTLE_S + AVERAGE_S)[:, j].mean()))
     below, above = reads

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -69,9 +69,15 @@ def _check_same(q: np.ndarray, seed: np.ndarray, offset: np.ndarray | None, limi
         # one (theta6 from rounding noise) is taken, and where the elbow lands, is decided by the last bits,
         # in either form (even the matrix form misses the seed's own configuration there about half the
         # time): the branch lists and the choice may differ, case by case, in either direction; the choice
-        # must reach the pose (how often it keeps the configuration, or finds none: the last test)
+        # must reach the pose (how often it keeps the configuration, or finds none: the last test) as
+        # closely as 1e-6 or as the previous form's own choice does (at the straight elbow AND the aligned
+        # wrist both forms return the same angles, 1.03e-6 from the pose: q = [1e-5, pi, 0, 0, 0, 0])
         if new is not None:
-            assert np.allclose(ref.pose_to_matrix(ref.forward(new, offset)), t_ref, atol=1e-6)
+            reach = float(np.max(np.abs(ref.pose_to_matrix(ref.forward(new, offset)) - t_ref)))
+            old_reach = (
+                np.inf if old is None else float(np.max(np.abs(ref.pose_to_matrix(ref.forward(old, offset)) - t_ref)))
+            )
+            assert reach <= 1e-6 or reach <= old_reach * (1 + 1e-9), (reach, old_reach)
         return
     assert (new is None) == (old is None)
     new_all = kinematics.inverse_all(pose, offset, float(seed[5]))
@@ -96,6 +102,7 @@ def _check_same(q: np.ndarray, seed: np.ndarray, offset: np.ndarray | None, limi
 
 @settings(max_examples=200, deadline=None)
 @given(q=angles, dq=hnp.arrays(np.float64, 6, elements=st.floats(-0.1, 0.1)), tool=st.booleans(), lim=st.booleans())
+@example(q=np.array([1e-5, np.pi, 0.0, 0.0, 0.0, 0.0]), dq=np.zeros(6), tool=False, lim=False)  # both singular
 def test_random_poses_solve_as_before(q: np.ndarray, dq: np.ndarray, tool: bool, lim: bool) -> None:
     _check_same(q, q + dq, TOOL if tool else None, lim)
 
