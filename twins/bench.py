@@ -13,7 +13,7 @@ import numpy as np
 import pybullet as pb
 
 from dexscrew_sdk.teleop.follow import ArmFollower, ReadOnlyWorld
-from twins import objects
+from twins import objects, rl_recipe
 from twins.bullet import load_hand, official_init_canonical
 from twins.cell import TwinCell
 from twins.rl_world import RevoluteWorld, RLWorldConfig
@@ -61,7 +61,9 @@ def raw_hand_steps_per_s(steps: int, substeps: int = 10) -> float:
     """Baseline: one bare hand, no object, engine position motors, same 200 Hz / 20 Hz split."""
     client = pb.connect(pb.DIRECT)
     try:
-        pb.setPhysicsEngineParameter(fixedTimeStep=0.005, numSolverIterations=8, physicsClientId=client)
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=0.005, numSolverIterations=rl_recipe.BULLET_SOLVER_ITERATIONS, physicsClientId=client
+        )
         hand = load_hand(client, np.array([0.0, 0.0, 0.21]))
         q = official_init_canonical("nut")
         start = time.perf_counter()

@@ -211,20 +211,11 @@ class ObjectBody:
 
     CARRIER, SPIN = 0, 1  # link (= joint) indices, fixed by object_multibody's link order
     MAX_JOINT_SPEED_RAD_S = 1e3  # the engine's default 100 clips what a stop's reaction torque reads
-    # The solver's conditioning, not the object's physics: against fingers carrying 0.001 kg m^2 rotors, a
-    # 2e-5 kg m^2 nut let contact impulses pass its friction motor (a 1 N m bound applied 0.17 N m at most
-    # and the released gait still turned it 1.2 turns in 10 s); at 10x a 0.5 N m bound holds it (0.08
-    # turns). Still 5x below one finger rotor: stopping it from 1 rad/s takes 2 ms of the base friction.
-    INERTIA_SCALE = 10.0
 
     def __init__(self, client: int, body: int) -> None:
         self.client, self.body = client, body
         for j in (self.CARRIER, self.SPIN):
             pb.changeDynamics(body, j, maxJointVelocity=self.MAX_JOINT_SPEED_RAD_S, physicsClientId=client)
-        inertia = pb.getDynamicsInfo(body, self.SPIN, physicsClientId=client)[2]
-        pb.changeDynamics(
-            body, self.SPIN, localInertiaDiagonal=[self.INERTIA_SCALE * i for i in inertia], physicsClientId=client
-        )
         pb.setJointMotorControl2(body, self.CARRIER, pb.VELOCITY_CONTROL, force=0, physicsClientId=client)
 
     def spin(self) -> tuple[float, float, float]:

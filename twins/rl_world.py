@@ -45,7 +45,7 @@ class RLWorldConfig:
     randomise: bool = True  # method.md's per-episode ranges; False = the nominal scene
     physics_hz: float = recipe.PHYSICS_HZ
     control_hz: float = recipe.CONTROL_HZ
-    solver_iterations: int = recipe.SOLVER_ITERATIONS
+    solver_iterations: int = recipe.BULLET_SOLVER_ITERATIONS
     clamp_torques: bool = True  # PD torques clamped to the effective effort array; False: 300 N m
     actuation: str = "torque"  # "torque": PD torques every physics step, rotor inertia in the links;
     # "motor": the engine's position motor emulating that PD (faster, no rotor momentum; docs/twins.md)

@@ -134,7 +134,7 @@ def arm_start_pose(hand_rot: np.ndarray) -> np.ndarray:
 class Scene:
     """One PyBullet world holding the cell."""
 
-    def __init__(self, physics_hz: float = 200.0, solver_iterations: int = 10) -> None:
+    def __init__(self, physics_hz: float = 200.0, solver_iterations: int = rl_recipe.BULLET_SOLVER_ITERATIONS) -> None:
         self.client = pb.connect(pb.DIRECT)
         self.dt = 1.0 / physics_hz
         self.solver_iterations = solver_iterations

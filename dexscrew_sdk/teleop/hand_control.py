@@ -61,7 +61,7 @@ class HandControl:
         self.skill = skill
         lo, hi = hand.limits.lower_rad, hand.limits.upper_rad
         self.open_rad = np.clip(np.zeros(len(lo)) if open_rad is None else open_rad, lo, hi)
-        self.hold = np.asarray(hand.state().q_rad, dtype=float).copy()
+        self.hold = self._here()
         self._grasped = False  # a grasp preset since the skill last ran: start the skill from its pose
 
     @property
@@ -72,8 +72,13 @@ class HandControl:
         """New episode: stop any skill, hold where the hand is."""
         if self.skill_on:
             self.skill.stop()  # type: ignore[union-attr]
-        self.hold = np.asarray(self.tap.state().q_rad, dtype=float).copy()
+        self.hold = self._here()
         self._grasped = False
+
+    def _here(self) -> np.ndarray:
+        # A joint resting on its limit reads a hair past it (the engine's or the encoder's): hold the nearest
+        # target the safety layer accepts instead of having every hold command refused.
+        return self.tap.limits.clip(np.asarray(self.tap.state().q_rad, dtype=float))
 
     def grasp_target(self) -> np.ndarray:
         if self.skill is None:

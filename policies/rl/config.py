@@ -125,7 +125,7 @@ class TrainConfig:
     iterations: int = 500
     save_every: int = 50
     device: str = "cpu"
-    solver_iterations: int = 8
+    solver_iterations: int | None = None  # None: the backend's own (PyBullet 64, PhysX 8; twins.rl_recipe)
     randomise: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)

@@ -132,7 +132,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     with open(str(out / "command.txt"), "a") as f:
         f.write(json.dumps({"command": cmd, "seed": cfg.seed}) + "\n")
     kwargs = {"workers": cfg.workers} if cfg.backend == "pybullet" else {"device": cfg.device}
-    kwargs.update(randomise=cfg.randomise, solver_iterations=cfg.solver_iterations)
+    kwargs.update(randomise=cfg.randomise)
+    if cfg.solver_iterations is not None:
+        kwargs.update(solver_iterations=cfg.solver_iterations)
     backend = make_backend(cfg.backend, cfg.task, cfg.num_envs, cfg.seed, **kwargs)
     env = RevoluteTask(backend, TaskConfig.for_task(cfg.task), seed=cfg.seed)
     try:

@@ -39,7 +39,7 @@ def test_progress_after_a_tick_comes_with_the_tick_and_equals_a_progress_call(
 ) -> None:
     cell.world.reset("nut", "triangular", seed=0)
     calls = _count_calls(cell, monkeypatch)
-    cell.hand.command(cell.hand.state().q_rad)
+    cell.hand.command(cell.hand.limits.clip(cell.hand.state().q_rad))
     cell.clock.wait()
     from_tick = cell.world.progress()
     assert calls == ["tick"], "the progress read after a tick must not be a call of its own"
@@ -87,7 +87,7 @@ def test_an_idle_lockstep_node_still_publishes_every_state_for_liveness(cell: Ce
 
 def test_between_ticks_a_command_shows_in_the_state_and_in_the_next_ticks_states(cell: Cell) -> None:
     cell.world.reset("nut", "triangular", seed=0)
-    q = cell.hand.state().q_rad
+    q = cell.hand.limits.clip(cell.hand.state().q_rad)
     seq = cell.hand.command(q)
     assert cell.hand.wait_applied(seq, timeout_s=5.0).cmd_seq == seq  # no tick needed
     seq = cell.hand.command(q)

@@ -27,4 +27,7 @@ def fake_world(monkeypatch: pytest.MonkeyPatch):
         return w
 
     monkeypatch.setattr(pb_backend, "_make_world", make)
+    from policies.rl import evaluate  # holds its own reference, bound when another test imported it first
+
+    monkeypatch.setattr(evaluate, "_make_world", make)
     return made

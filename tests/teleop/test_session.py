@@ -11,7 +11,7 @@ import pytest
 from dexscrew_sdk import kinematics
 from dexscrew_sdk.interfaces import ur5e_limits
 from dexscrew_sdk.recording import OperatorEvent, Recorder, load_episode
-from dexscrew_sdk.teleop.command import MotionKind
+from dexscrew_sdk.teleop.command import MotionKind, Preset
 from dexscrew_sdk.teleop.follow import ReadOnlyWorld
 from dexscrew_sdk.teleop.hand_control import HandControl
 from dexscrew_sdk.teleop.scripted import Imperfections, RehearsalOperator, ScriptedOperator, ScriptParams
@@ -315,3 +315,30 @@ def test_a_release_regrasp_opens_the_fingers_before_grasping_again(local_cell: L
     np.testing.assert_allclose(ep.data["action_rad"][released[0], :12], open_rad, atol=1e-6)
     with pytest.raises(ValueError, match="regrasp"):
         ScriptParams(regrasp="wiggle")
+
+
+class PastLimitHand:
+    """A hand whose joint 1 rests on its lower limit and reads a hair past it, as the engine's and real
+    encoders do."""
+
+    def __init__(self, hand: object) -> None:
+        self._hand = hand
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._hand, name)
+
+    def state(self):  # type: ignore[no-untyped-def]
+        s = self._hand.state()
+        q = np.array(s.q_rad, dtype=float)
+        q[1] = self._hand.limits.lower_rad[1] - 1e-9
+        return replace(s, q_rad=q)
+
+
+def test_holding_a_joint_that_reads_past_its_limit_is_not_refused(local_cell: LocalCell) -> None:
+    hand = PastLimitHand(local_cell.hand)
+    control = HandControl(hand, fake_skill())  # type: ignore[arg-type]
+    for _ in range(2):
+        control.reset()
+        step = control.step(want_skill=False, preset=Preset.NONE)
+        assert step.rejected_rad is None
+        assert step.target_rad[1] == local_cell.hand.limits.lower_rad[1]

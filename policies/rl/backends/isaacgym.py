@@ -53,7 +53,7 @@ class IsaacGymBackend:
         seed: int,
         device: str = "cuda:0",
         randomise: bool = True,
-        solver_iterations: int = 8,
+        solver_iterations: int = recipe.SOLVER_ITERATIONS,
         asset_root: str = "isaacgym_assets",
         headless: bool = True,
         clamp_torques: bool = True,
