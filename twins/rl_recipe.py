@@ -21,7 +21,7 @@ SOLVER_ITERATIONS = 8  # PhysX position iterations of the authors' setup (the Is
 # PyBullet's sequential-impulse solver enforces an object's friction motor against the fingers' contact
 # impulses only once it has converged: at 8 iterations a friction bound 5 or 20 times the nominal one turned
 # nothing less; at 64 the released gaits keep their nominal rates and twice the friction stops the nut
-# (docs/twins.md, "Object friction"). PhysX solves articulation joint friction inside the articulation.
+# (docs/twins.md, "Friction against the fingers"). PhysX solves articulation joint friction inside the articulation.
 BULLET_SOLVER_ITERATIONS = 64
 ARMATURE_KGM2 = 0.001  # rotor inertia about every hand joint axis
 HAND_JOINT_FRICTION_NM = 0.01
