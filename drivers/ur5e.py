@@ -301,6 +301,10 @@ class UR5eArm(Arm):
         control, c = self._control, self.config
         if control is None:
             return False
+        if not control.isConnected():
+            # ur_rtde's own receive thread found the connection gone and is reconnecting; a servoJ now would
+            # start a second reconnect in this thread, racing the first inside ur_rtde (a crash, not an error).
+            raise RuntimeError("the RTDE connection closed")
         # servoJ(q, speed, acceleration, time, lookahead_time, gain): positional only.
         return control.servoJ(q, 0.5, 0.5, self.servo_period_s, c.lookahead_s, c.gain)
 

@@ -111,6 +111,12 @@ class Distributed:
         if self.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 
+    def wait_for_all(self) -> None:
+        """Rank 0 still writes the checkpoint when the others finish; tearing gloo down under a peer that is
+        not done aborts the process at exit, so ranks that finished cleanly leave together."""
+        if self.world > 1:
+            torch.distributed.barrier()
+
 
 class _StopRequest:
     """SIGINT/SIGTERM set a flag; the loop stops after the current step and saves."""

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         if dist.main:
             print(_banner(runner, args), flush=True)
         summary = runner.train()
+        dist.wait_for_all()
     finally:
         dist.close()
     if dist.main:
