@@ -66,7 +66,7 @@ def official_figures(quick: bool) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from dexscrew_sdk.resources import official_dir
     from dexscrew_sdk.skills import Skill
-    from policies.rl.evaluate import evaluate, random_skill, turns_in_full_twin
+    from policies.rl.evaluate import evaluate, random_skill, trained_clamped, turns_in_full_twin
 
     torch.set_num_threads(1)
     quick = bool(getattr(args, "quick", False))
@@ -80,9 +80,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out[f"random_policy_{task}_rad_per_s"] = round(rnd["rad_per_s"], 3)
         path = SHIPPED / task
         if (path / "skill.pt").is_file():
-            res = evaluate(lambda p=path: Skill.load(p), task, episodes, seconds).summary()
-            out[f"skill_{task}_rad_per_s"] = round(res["rad_per_s"], 3)
-            out[f"skill_{task}_episodes_meeting_target"] = f"{res['episodes_meeting_target']}/{episodes}"
+            trained = trained_clamped(path)  # the headline figure in the torque setting it was trained in
+            out[f"skill_{task}_torques"] = "clamped" if trained else "unclamped"
+            for clamped in (trained, not trained):
+                res = evaluate(lambda p=path: Skill.load(p), task, episodes, seconds, clamp_torques=clamped).summary()
+                setting = "" if clamped == trained else ("_clamped" if clamped else "_unclamped")
+                name = f"skill_{task}{setting}"
+                out[f"{name}_rad_per_s"] = round(res["rad_per_s"], 3)
+                out[f"{name}_episodes_meeting_target"] = f"{res['episodes_meeting_target']}/{episodes}"
         else:
             out[f"skill_{task}_rad_per_s"] = None
     out["random_policy_rad_per_s"] = round(sum(randoms) / len(randoms), 3)

@@ -127,6 +127,7 @@ class TrainConfig:
     device: str = "cpu"
     solver_iterations: int | None = None  # None: the backend's own (PyBullet 64, PhysX 8; twins.rl_recipe)
     randomise: bool = True
+    clamp_torques: bool = True  # PD torques clipped to the authors' effective effort array (rl_recipe)
     model: ModelConfig = field(default_factory=ModelConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     student: StudentConfig = field(default_factory=StudentConfig)

@@ -7,9 +7,11 @@ history, target integration, masks, limits and NaN guard included.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,11 +74,23 @@ def _state(world) -> WorldState:  # type: ignore[no-untyped-def]
     return WorldState(**s)
 
 
+def trained_clamped(skill_dir: Path) -> bool:
+    """Whether an exported skill was trained with the hand's torques clamped to the effective effort array
+    (skill.json training.torques; skills exported before the field existed were)."""
+    training = json.loads((Path(skill_dir) / "skill.json").read_text()).get("training") or {}
+    return training.get("torques", "clamped") == "clamped"
+
+
 def evaluate(
-    make_skill: Callable[[], Skill], task: str, episodes: int = 10, seconds: float = 40.0, seed: int = 0
+    make_skill: Callable[[], Skill],
+    task: str,
+    episodes: int = 10,
+    seconds: float = 40.0,
+    seed: int = 0,
+    clamp_torques: bool = True,
 ) -> EvalResult:
     """`episodes` seeded episodes in parallel (one world); each ends at `seconds` or on method.md termination."""
-    world = _make_world(task, episodes, seed, randomise=True)
+    world = _make_world(task, episodes, seed, randomise=True, clamp_torques=clamp_torques)
     try:
         targets = world.targets() if hasattr(world, "targets") else world.hand_q()
         skills = [make_skill() for _ in range(episodes)]

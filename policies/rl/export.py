@@ -74,6 +74,7 @@ def metadata(data: dict[str, Any], sha256: str) -> dict[str, Any]:
             "env_steps": int(data["env_steps"]),
             "seed": int(data["config"]["seed"]),
             "backend": data["config"]["backend"],
+            "torques": "clamped" if data["config"].get("clamp_torques", True) else "unclamped",
             "teacher": data.get("teacher_source") or {"kind": "teacher"},
         },
         "sha256": sha256,

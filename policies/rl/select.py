@@ -29,14 +29,15 @@ def checkpoints(run: Path, every: int) -> list[Path]:
 
 def score(ckpt: Path, task: str, seeds: list[int], episodes: int, seconds: float) -> dict:
     from dexscrew_sdk.skills import Skill
-    from policies.rl.evaluate import evaluate
+    from policies.rl.evaluate import evaluate, trained_clamped
     from policies.rl.export import export_skill
 
     with tempfile.TemporaryDirectory() as tmp:
         export_skill(ckpt, Path(tmp))
+        clamped = trained_clamped(Path(tmp))  # judged in the torque setting it was trained in
         rates, ok = [], 0
         for seed in seeds:
-            s = evaluate(lambda: Skill.load(tmp), task, episodes, seconds, seed=seed).summary()
+            s = evaluate(lambda: Skill.load(tmp), task, episodes, seconds, seed=seed, clamp_torques=clamped).summary()
             rates.append(s["rad_per_s"])
             ok += s["episodes_meeting_target"]
     return {
@@ -45,6 +46,7 @@ def score(ckpt: Path, task: str, seeds: list[int], episodes: int, seconds: float
         "episodes": episodes * len(seeds),
         "rad_per_s": round(sum(rates) / len(rates), 3),
         "seeds": seeds,
+        "torques": "clamped" if clamped else "unclamped",
     }
 
 

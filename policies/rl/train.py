@@ -58,6 +58,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-randomise", action="store_true", help="turn domain randomisation off")
     p.add_argument(
+        "--unclamped-torques",
+        action="store_true",
+        help="clip the hand's PD torques only at 300 N m instead of the authors' effective effort array "
+        "(the released nut gait turns only so: docs/rl.md)",
+    )
+    p.add_argument(
         "--max-action-std",
         type=_positive,
         default=None,
@@ -84,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         save_every=args.save_every,
         device=args.device,
         randomise=not args.no_randomise,
+        clamp_torques=not args.unclamped_torques,
     )
     if args.actor_hidden:
         cfg.model.actor_hidden = tuple(args.actor_hidden)
@@ -132,7 +139,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     with open(str(out / "command.txt"), "a") as f:
         f.write(json.dumps({"command": cmd, "seed": cfg.seed}) + "\n")
     kwargs = {"workers": cfg.workers} if cfg.backend == "pybullet" else {"device": cfg.device}
-    kwargs.update(randomise=cfg.randomise)
+    kwargs.update(randomise=cfg.randomise, clamp_torques=cfg.clamp_torques)
     if cfg.solver_iterations is not None:
         kwargs.update(solver_iterations=cfg.solver_iterations)
     backend = make_backend(cfg.backend, cfg.task, cfg.num_envs, cfg.seed, **kwargs)

@@ -15,6 +15,7 @@ class FakeWorld:
     PRIVILEGED_NAMES: tuple[str, ...] = ("angle", "angvel", "friction")
 
     def __init__(self, cfg) -> None:  # cfg: twins.rl_world.RLWorldConfig-like
+        self.cfg = cfg
         self.num_envs = cfg.num_envs
         self.rng = np.random.default_rng(cfg.seed)
         self.joint_lower = joints.XHAND_LOWER_RAD.copy()

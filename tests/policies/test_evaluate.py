@@ -40,3 +40,6 @@ def test_bench_quick_reports_every_key(fake_world, monkeypatch: pytest.MonkeyPat
     for key in ("full_twin_skill_nut_turns_nominal", "full_twin_skill_screwdriver_turns_randomised_mean"):
         assert np.isfinite(out[key])  # the shipped skills, run in the real full twin
     assert out["skill_nut_episodes_meeting_target"].endswith("/2") and out["quick"] is True
+    for task in ("nut", "screwdriver"):  # each shipped skill in its training torque setting and in the other
+        other = {"clamped": "unclamped", "unclamped": "clamped"}[out[f"skill_{task}_torques"]]
+        assert np.isfinite(out[f"skill_{task}_{other}_rad_per_s"])

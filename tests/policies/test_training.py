@@ -215,6 +215,21 @@ def test_teacher_student_export_pipeline(tmp_path: Path) -> None:
         export_skill(Path(teacher), tmp_path / "nope")
 
 
+def test_unclamped_torques_reach_the_world_and_the_exported_skill(tmp_path: Path, fake_world) -> None:
+    from policies.rl.evaluate import trained_clamped
+    from policies.rl.export import export_skill
+
+    t_out, s_out = tmp_path / "teacher", tmp_path / "student"
+    assert train_main(_args("teacher", t_out, "--iterations", "1")) == 0
+    assert fake_world[-1].cfg.clamp_torques is True  # the default: the authors' effective effort array
+    teacher = str(t_out / "checkpoint_last.pt")
+    assert train_main(_args("student", s_out, "--iterations", "1", "--teacher", teacher, "--unclamped-torques")) == 0
+    assert fake_world[-1].cfg.clamp_torques is False
+    skill = export_skill(s_out / "checkpoint_last.pt", tmp_path / "skill").parent
+    assert json.loads((skill / "skill.json").read_text())["training"]["torques"] == "unclamped"
+    assert not trained_clamped(skill)
+
+
 @pytest.mark.usefixtures("fake_world")
 def test_cpu_updates_run_on_every_core_and_rollouts_on_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Between rollouts the physics workers are idle, so the network updates take all usable cores."""
