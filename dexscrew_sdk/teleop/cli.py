@@ -165,19 +165,31 @@ def run(args: argparse.Namespace, record: bool) -> int:
             if bar is not None:
                 bar.close()
     kept = [o for o in outcomes if o.kept]
-    labelled = [o for o in kept if o.success is not None]
+    labels = success_labels(kept)
     summary = {
         "verb": "record" if record else "teleop",
         "operator": device.name,
         "episodes_kept": len(kept),
         "attempts": len(outcomes),
-        "success_rate": None if not labelled else sum(o.success for o in labelled) / len(labelled),  # type: ignore[misc]
+        # among the episodes the operator marked; an episode ended by the time limit is unlabelled
+        "success_rate": None if not labels["labelled"] else labels["success"] / labels["labelled"],
+        "successes": labels["success"],
+        "failures": labels["failure"],
+        "unlabelled": labels["unlabelled"],
         "steps": sum(o.steps for o in kept),
         "skill": skill_identity,
         "files": [o.path for o in kept if o.path],
     }
     print(json.dumps(summary))
     return 130 if session.interrupted else 0
+
+
+def success_labels(kept: list[Any]) -> dict[str, int]:
+    """How the kept episodes were marked: success, failure, or not at all (the time limit ended them)."""
+    ok = [o.success for o in kept]
+    success, failure = sum(v is True for v in ok), sum(v is False for v in ok)
+    return {"success": success, "failure": failure, "unlabelled": len(ok) - success - failure,
+            "labelled": success + failure}  # fmt: skip
 
 
 class _Progress:
@@ -198,8 +210,10 @@ class _Progress:
         if not self.enabled:
             return
         kept = [o for o in outcomes if o.kept]
-        ok = [o.success for o in kept if o.success is not None]
-        info = {"steps": sum(o.steps for o in kept), "success": f"{sum(ok)}/{len(ok)}" if ok else "-"}
+        labels = success_labels(kept)
+        info = {"steps": sum(o.steps for o in kept), "success": f"{labels['success']}/{len(kept)}"}
+        if labels["unlabelled"]:
+            info["unlabelled"] = labels["unlabelled"]
         if self.bar is not None:
             self.bar.n = len(kept)
             self.bar.set_postfix(info)

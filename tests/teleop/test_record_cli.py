@@ -51,9 +51,10 @@ def test_record_scripted_nut_episodes_on_the_lockstep_twin(tmp_path: Path) -> No
                        "--task", "nut", "--shape", "square", "--episodes", "2", "--seconds", "4",
                        "--jitter-m", "0.0002", "--operator-seed", "5", "--out", str(out)])  # fmt: skip
     assert summary["episodes_kept"] == 2 and len(summary["files"]) == 2
-    seeds = []
+    seeds, labels = [], []
     for path in summary["files"]:
         ep = load_episode(path)
+        labels.append(ep.meta["success"])
         d = _check_structure(ep, "twin")
         assert np.isfinite(d["turns_done"]).all() and np.isfinite(d["progress_ratio"]).all()  # progress read
         assert ep.meta["task"] == "nut" and ep.meta["shape"] == "square" and ep.meta["operator_device"] == "scripted"
@@ -68,6 +69,11 @@ def test_record_scripted_nut_episodes_on_the_lockstep_twin(tmp_path: Path) -> No
         )
         seeds.append(ep.meta["seed"])
     assert seeds[0] != seeds[1] and all(100_000 <= s < 200_000 for s in seeds)  # the recording seed range
+    # the summary counts the episodes as marked: a time-limited one is neither success nor failure
+    assert summary["unlabelled"] == labels.count(None) and summary["successes"] == labels.count(True)
+    assert summary["failures"] == labels.count(False)
+    marked = labels.count(True) + labels.count(False)
+    assert summary["success_rate"] == (labels.count(True) / marked if marked else None)
 
 
 def test_record_with_the_world_free_script_on_the_hil_cell(tmp_path: Path) -> None:
