@@ -24,7 +24,7 @@ class ThreadParams:
     # articulation friction, reference xhand_left.md item 6): 0.2 x m x g. The nominal grasp pays that.
     friction_coefficient: float = rl_recipe.OBJECT_FRICTION_COEFF
     misalign_friction_nm_per_rad: float = 1.5  # object axis tilted in the palm frame vs the nominal grasp
-    offset_friction_nm_per_m: float = 200.0  # object axis pushed sideways in the palm frame
+    offset_friction_nm_per_m: float = 200.0  # nut axis pushed sideways in the palm frame (loads the flanks)
     engage_friction_nm_per_m: float = 2000.0  # the nut gone down the bolt without the fingers following
     engage_slack_m: float = 0.001  # the fingers may lag the nut by this much before friction rises
     max_friction_nm: float = 6.0
@@ -56,8 +56,11 @@ class FastenState:
         ref_axis: np.ndarray,
         ref_centre_m: np.ndarray,
         ref_gap_m: float,
+        pivot_below_grasp_m: float = 0.0,
     ) -> None:
+        """`pivot_below_grasp_m`: the screwdriver's blade tip below the grasp point (0 for a nut)."""
         self.task, self.params = task, params
+        self.pivot_below_grasp_m = pivot_below_grasp_m
         self.pitch_m, self.turns_required = pitch_m, turns_required
         self.base_nm = params.base_friction_nm(mass_kg)
         self.friction_nm = self.base_nm
@@ -88,12 +91,23 @@ class FastenState:
         d = centre_m - self.ref_centre_m
         return angle, float(np.linalg.norm(d - (d @ self.ref_axis) * self.ref_axis))
 
+    def thread_misalignment(self, axis: np.ndarray, centre_m: np.ndarray) -> tuple[float, float]:
+        """(tilt rad, sideways offset m) as the thread feels them. A nut is held on the bolt, so the
+        hand shifting it sideways presses it on the flanks. A screwdriver pivots about its blade in the
+        slot: the same shift of the hand tilts the shaft by atan(offset / pivot distance) and loads
+        nothing sideways (the twin's handle axis stays vertical, so the tilt is computed, not simulated).
+        The two tilts are added: an upper bound on their vector sum."""
+        tilt, offset = self.misalignment(axis, centre_m)
+        if self.task == "nut":
+            return tilt, offset
+        return tilt + float(np.arctan2(offset, self.pivot_below_grasp_m)), 0.0
+
     def update(
         self, angle_rad: float, travel_m: float, axis: np.ndarray, centre_m: np.ndarray, gap_m: float, time_s: float
     ) -> None:
         """Friction from misalignment and engagement; the screw's progress; stall bookkeeping."""
         p = self.params
-        tilt, offset = self.misalignment(axis, centre_m)
+        tilt, offset = self.thread_misalignment(axis, centre_m)
         friction = self.base_nm + p.misalign_friction_nm_per_rad * tilt + p.offset_friction_nm_per_m * offset
         if self.task == "nut":
             lag = gap_m - self.ref_gap_m  # the palm above where it gripped: the fingers have not followed

@@ -122,6 +122,8 @@ def _check(task: str, shape: str) -> None:
 # The grasp point (z = 0) sits this far below the handle's top, as on the training handle (the fingertips meet
 # it 55 mm below its top, twins.grasp). At 25 mm the middle finger pressed down on the top face (~70 N).
 HANDLE_ABOVE_GRASP_M = GRASP_BELOW_TOP_M["screwdriver"]
+# The handle's bottom carries the blade: the screwdriver pivots there, in the screw's slot.
+HANDLE_BLADE_BELOW_GRASP_M = HANDLE_LENGTH_M - HANDLE_ABOVE_GRASP_M
 
 
 def _handle(shape: str, circumradius_m: float) -> ObjectGeometry:

@@ -25,6 +25,19 @@ def test_the_aligned_grasp_pays_only_the_base_friction_and_misalignment_adds() -
     assert s.friction_nm == pytest.approx(s.base_nm + 1.5 * 0.1 + 200.0 * 0.002, rel=1e-3)
 
 
+def test_a_screwdriver_shifted_sideways_tilts_about_its_blade_instead_of_loading_the_thread() -> None:
+    pivot = 0.045
+    s = FastenState("screwdriver", ThreadParams(), 0.00175, 4.0, 0.056, AXIS, CENTRE, 0.1, pivot_below_grasp_m=pivot)
+    shifted = np.array([0.0003, 0.0, 0.0])  # a 0.3 mm tremor of the wrist
+    s.update(0.0, 0.0, AXIS, shifted, 0.1, 0.0)
+    assert s.friction_nm == pytest.approx(s.base_nm + 1.5 * np.arctan(0.0003 / pivot), rel=1e-6)
+    nut = _state()
+    nut.update(0.0, 0.0, AXIS, shifted, 0.1, 0.0)
+    assert nut.friction_nm == pytest.approx(nut.base_nm + 200.0 * 0.0003, rel=1e-6)  # held on the bolt
+    s.update(0.0, 0.0, AXIS, np.array([0.0, pivot * np.tan(np.deg2rad(16.0)), 0.0]), 0.1, 0.05)
+    assert s.unseated  # shifted so far that the shaft leans past the slot's 15 degrees
+
+
 def test_a_wrist_left_behind_loads_the_thread_beyond_the_slack() -> None:
     s = _state()
     s.update(0.0, 0.0, AXIS, CENTRE, 0.1 + 0.0009, 0.0)  # within the 1 mm slack
