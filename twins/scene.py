@@ -171,7 +171,14 @@ class Scene:
         axis, offset = self._object_in_palm()
         gap = self._palm_height() - self.obj.pose()[0][2]
         self.fasten = FastenState(
-            params.task, params.thread, params.pitch_m, params.turns_required, params.mass_kg, axis, offset, gap,
+            params.task,
+            params.thread,
+            params.pitch_m,
+            params.turns_required,
+            params.mass_kg,
+            axis,
+            offset,
+            gap,
             pivot_below_grasp_m=objects.HANDLE_BLADE_BELOW_GRASP_M * params.scale if params.task != "nut" else 0.0,
         )
         self._assist_until_s = -1.0
