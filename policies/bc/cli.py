@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dexscrew_sdk.errors import DexscrewError
 from policies.bc.config import PRESETS
+from policies.bc.layout import ACTION_FRAMES
 
 DEFAULT_SEED = 200_000  # dexscrew_sdk.evaluation.seeds.BC_TRAINING.start
 
@@ -29,6 +30,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-touch", action="store_true", help="ablation: joint positions only")
     p.add_argument("--history", type=int, default=5, help="K observation steps (1: the no-history ablation)")
     p.add_argument("--horizon", type=int, default=16, help="H action steps per chunk")
+    p.add_argument(
+        "--action-frame",
+        choices=ACTION_FRAMES,
+        default="relative",
+        help="relative: targets minus the newest joint positions (default); absolute: targets as recorded",
+    )
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=128, help="per process")
     p.add_argument("--lr", type=float, default=5e-4)

@@ -2,7 +2,8 @@
 
 Joint vectors are [hand (12, `joints.HAND_JOINT_NAMES`), arm (6, `joints.ARM_JOINT_NAMES`)],
 radians; touch is the (5, 120, 3) fingertip frame in newtons; actions are joint
-position targets in the same 18-joint order. Pure Python + numpy.
+position targets in the same 18-joint order, stored relative to the newest observed
+joint positions (`action_frame`). Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ HAND_SLICE = slice(0, joints.HAND_DOF)
 ARM_SLICE = slice(joints.HAND_DOF, joints.HAND_DOF + joints.ARM_DOF)
 JOINT_DIM = len(JOINT_NAMES)  # 18
 TACTILE_DIM = int(joints.TACTILE_SHAPE[0] * joints.TACTILE_SHAPE[1] * joints.TACTILE_SHAPE[2])  # 1800
+
+
+# What an action chunk's numbers are: "relative" = joint position targets minus the newest observed joint
+# positions (deployment adds them back), "absolute" = the targets themselves (checkpoints before the field).
+ACTION_FRAMES: tuple[str, ...] = ("relative", "absolute")
 
 
 class BCError(DexscrewError, ValueError):
@@ -38,6 +44,7 @@ class BCLayout:
     horizon: int = 16  # H action steps per chunk, the first one for the newest observation's step
     control_hz: float = 20.0
     use_touch: bool = True
+    action_frame: str = "relative"
     units: dict[str, str] = field(
         default_factory=lambda: {"q": "rad", "tactile": "N", "action": "rad (joint position targets)"}
     )
@@ -49,6 +56,12 @@ class BCLayout:
             raise BCError(f"horizon H must be >= 1, got {self.horizon}")
         if not self.control_hz > 0:
             raise BCError(f"control_hz must be positive, got {self.control_hz}")
+        if self.action_frame not in ACTION_FRAMES:
+            raise BCError(f"action_frame must be one of {list(ACTION_FRAMES)}, got {self.action_frame!r}")
+
+    @property
+    def relative_actions(self) -> bool:
+        return self.action_frame == "relative"
 
     @property
     def joint_dim(self) -> int:
@@ -75,6 +88,7 @@ class BCLayout:
                 horizon=int(d["horizon"]),
                 control_hz=float(d["control_hz"]),
                 use_touch=bool(d["use_touch"]),
+                action_frame=str(d.get("action_frame", "absolute")),  # written before the field: absolute
                 units=dict(d.get("units", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -115,6 +115,15 @@ class _Stream:
         return np.concatenate(self.parts)
 
 
+def relative_chunk_actions(q: np.ndarray, action: np.ndarray, horizon: int) -> np.ndarray:
+    """Every value a relative chunk of one episode can hold: action[t + j] - q[t] for j < H (past the last
+    step the last action, as the windows hold), (T * H, D). The normalisation's range is taken over these."""
+    q, action = np.asarray(q), np.asarray(action)
+    n = len(q)
+    steps = np.arange(n)
+    return np.concatenate([action[np.minimum(steps + j, n - 1)] - q for j in range(horizon)])
+
+
 @dataclass
 class Normaliser:
     q: RangeNorm
@@ -125,19 +134,27 @@ class Normaliser:
     frames: int = 0  # frames the ranges were computed from
 
     @classmethod
-    def fit(cls, episodes: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]], total_frames: int) -> Normaliser:
-        """From (q (T, 18), tactile (T, 1800) or None, action (T, 18)) per episode."""
+    def fit(
+        cls,
+        episodes: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+        total_frames: int,
+        relative_horizon: int = 0,
+    ) -> Normaliser:
+        """From (q (T, 18), tactile (T, 1800) or None, action (T, 18)) per episode. `relative_horizon` H > 0:
+        the action scaling covers relative chunks of H steps (`relative_chunk_actions`); the recorded range
+        (`action_min_rad`, `action_max_rad`, checked against a cell's limits) stays the absolute targets'."""
         stride = max(1, total_frames // MAX_PERCENTILE_FRAMES)
-        q_s, t_s, a_s = _Stream(stride), _Stream(stride), _Stream(stride)
+        q_s, t_s, a_s, rec_s = _Stream(stride), _Stream(stride), _Stream(stride), _Stream(stride)
         frames, has_touch = 0, False
         for q, tactile, action in episodes:
             q_s.add(np.asarray(q))
-            a_s.add(np.asarray(action))
+            rec_s.add(np.asarray(action))
+            a_s.add(relative_chunk_actions(q, action, relative_horizon) if relative_horizon else np.asarray(action))
             if tactile is not None:
                 has_touch = True
                 t_s.add(np.asarray(tactile))
             frames += len(q)
-        if frames == 0 or q_s.min is None or a_s.min is None:
+        if frames == 0 or q_s.min is None or a_s.min is None or rec_s.min is None:
             raise BCError("cannot compute normalisation from zero frames")
         q_lo, q_hi = robust_range(q_s.sample(), q_s.min, q_s.max, JOINT_MIN_SPAN_RAD)
         tactile = None
@@ -145,7 +162,7 @@ class Normaliser:
             t_lo, t_hi = robust_range(t_s.sample(), t_s.min, t_s.max, TACTILE_MIN_SPAN_N)
             tactile = RangeNorm(t_lo, t_hi, OBS_CLIP)
         a_lo, a_hi = minmax_range(a_s.min, a_s.max, ACTION_MIN_SPAN_RAD)
-        a_min, a_max = np.asarray(a_s.min, np.float64), np.asarray(a_s.max, np.float64)
+        a_min, a_max = np.asarray(rec_s.min, np.float64), np.asarray(rec_s.max, np.float64)
         return cls(RangeNorm(q_lo, q_hi, OBS_CLIP), tactile, RangeNorm(a_lo, a_hi), a_min, a_max, frames)
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,7 +177,7 @@ class Normaliser:
                 "observations": f"p{OBS_PERCENTILES[0]:g}-p{OBS_PERCENTILES[1]:g} -> [-1, 1], clip {OBS_CLIP}",
                 "narrow_channels": "widened to the observed [min, max], then to the floor",
                 "floors": {"q_rad": JOINT_MIN_SPAN_RAD, "tactile_n": TACTILE_MIN_SPAN_N},
-                "actions": "min-max -> [-1, 1]",
+                "actions": "min-max -> [-1, 1] (of the relative chunks when the layout's actions are relative)",
             },
         }
 

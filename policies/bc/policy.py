@@ -6,10 +6,12 @@ tensors (training normalises batches with it, deployment single observations).
 observation (what a window before an episode's first step holds in training),
 `observe(q, tactile)` appends one control period's observation (every period, also
 when no chunk is planned, so the history has the training's spacing), and
-`predict()` returns an (H, 18) chunk of joint targets in radians, [hand 12, arm 6],
-inside the recorded action range. `act` is observe + predict. The network runs through
-ONNX Runtime when it is installed and agrees with torch (`onnx_forward.py`), else on
-torch through `StepNet`; `backend` says which.
+`predict()` returns an (H, 18) chunk of joint targets in radians, [hand 12, arm 6]:
+the network's offsets, inside their recorded range, added to the newest observed joint
+positions (relative layouts), or the targets themselves inside the recorded range.
+`act` is observe + predict. The network runs through ONNX Runtime when it is installed
+and agrees with torch (`onnx_forward.py`), else on torch through `StepNet`; `backend`
+says which.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class BCPolicy:
             (self._q_ring[i : i + 1], self._q_ring[i + k : i + k + 1], *self._t_rows(i, k)) for i in range(k)
         ]
         self._started = False
+        self._q_newest = np.zeros(lay.joint_dim)  # raw: relative chunks are offsets from it
 
     def _t_rows(self, i: int, k: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         return (None, None) if self._t_ring is None else (self._t_ring[i : i + 1], self._t_ring[i + k : i + k + 1])
@@ -132,6 +135,7 @@ class BCPolicy:
             if t.shape[1] != self.layout.tactile_dim or not np.isfinite(t).all():
                 raise BCError(f"tactile frame must be {self.layout.tactile_shape} finite values")
         q_row, _, t_row, _ = self._rows[row]
+        self._q_newest = q[0].astype(np.float64)
         qn = self.norm.q.forward(torch.from_numpy(q), out=q_row)
         if t is None or self.norm.tactile is None:
             return qn, None
@@ -159,7 +163,8 @@ class BCPolicy:
         if not self._started:
             raise BCError("predict() before any observation: call observe(q, tactile) first")
         chunk = self.step_net.decode() if self.step_net is not None else torch.from_numpy(self._onnx_forward())
-        return self.norm.actions_rad(chunk).double().numpy()
+        actions = self.norm.actions_rad(chunk).double().numpy()
+        return actions + self._q_newest if self.layout.relative_actions else actions
 
     def act(self, q_rad: np.ndarray, tactile_n: np.ndarray | None) -> np.ndarray:
         self.observe(q_rad, tactile_n)

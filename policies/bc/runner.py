@@ -42,6 +42,7 @@ class RunConfig:
     workers: int = -1  # DataLoader workers per process; -1: one per spare core (see default_workers)
     threads: int = -1  # torch threads per process; -1: the cores left after loader workers, shared by processes
     control_hz: float = 20.0
+    action_frame: str = "relative"  # layout.ACTION_FRAMES: targets minus the newest joints, or as recorded
     progress: bool = True
     tensorboard: bool = True
     max_steps: int = 0  # stop after this many optimiser steps in total (0: no limit); tests and benches
@@ -167,7 +168,9 @@ class BCRunner:
             horizon=model_cfg.horizon,
             control_hz=cfg.control_hz,
             use_touch=model_cfg.use_touch,
+            action_frame=cfg.action_frame,
         )
+        relative = self.layout.relative_actions
         torch.manual_seed(cfg.seed + self.dist.rank)
         train_ids, val_ids = split_episodes(len(data.episodes), cfg.val_fraction, cfg.seed)
         self.train_eps = [data.episodes[i] for i in train_ids]
@@ -181,14 +184,16 @@ class BCRunner:
             self.normaliser = Normaliser.fit(
                 ((e.q, e.tactile if touch else None, e.action) for e in self.train_eps),
                 sum(len(e) for e in self.train_eps),
+                relative_horizon=model_cfg.horizon if relative else 0,
             )
         dev = self.dist.device
         self.net = BCNet(model_cfg).to(dev)
         if state is not None:
             self.net.load_state_dict(state["model"])
         self.norm = TorchNormaliser(self.normaliser, dev)
-        self.train_ds = WindowDataset(self.train_eps, model_cfg.history, model_cfg.horizon, model_cfg.use_touch)
-        self.val_ds = WindowDataset(self.val_eps, model_cfg.history, model_cfg.horizon, model_cfg.use_touch)
+        k, h, touch = model_cfg.history, model_cfg.horizon, model_cfg.use_touch
+        self.train_ds = WindowDataset(self.train_eps, k, h, touch, relative)
+        self.val_ds = WindowDataset(self.val_eps, k, h, touch, relative)
         self.sampler = EpochBatches(len(self.train_ds), cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
         if self.sampler.batches_per_epoch() == 0:
             raise BCError(f"{len(self.train_ds)} training windows cannot be split between {self.dist.world} processes")
@@ -222,6 +227,9 @@ class BCRunner:
             raise BCError(f"{path}: cannot resume with a different model (preset, K, touch): {theirs[0]} != {ours[0]}")
         if ours[1] != theirs[1]:
             raise BCError(f"{path}: cannot resume on a different dataset (index hash {theirs[1]} != {ours[1]})")
+        frame = state.get("layout", {}).get("action_frame", "absolute")
+        if frame != self.layout.action_frame:
+            raise BCError(f"{path}: cannot resume with {self.layout.action_frame} actions: it was trained on {frame}")
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Window t of an episode holds observations t-K+1 .. t (before the first step: the
 first step repeated, as deployment starts its history) and actions t .. t+H-1 (after
-the last step: the last action repeated, i.e. hold). Indices are precomputed once; a
+the last step: the last action repeated, i.e. hold), minus the joint positions of step t when
+the policy's actions are relative. Indices are precomputed once; a
 batch is gathered with one fancy index per episode it touches, straight from the
 memory-mapped episode files. The sampler yields whole batches (index arrays), so a
 DataLoader worker returns a finished batch, and the same sampler splits an epoch
@@ -20,10 +21,20 @@ from policies.bc.data import EpisodeArrays
 
 
 class WindowDataset(torch.utils.data.Dataset):
-    """`ds[batch_indices]` -> dict of float32 tensors q (B, K, 18), tactile (B, K, 1800), action (B, H, 18)."""
+    """`ds[batch_indices]` -> dict of float32 tensors q (B, K, 18), tactile (B, K, 1800), action (B, H, 18).
 
-    def __init__(self, episodes: list[EpisodeArrays], history: int, horizon: int, use_touch: bool = True) -> None:
+    `relative`: each chunk's targets minus the window's newest joint positions (`BCLayout.action_frame`)."""
+
+    def __init__(
+        self,
+        episodes: list[EpisodeArrays],
+        history: int,
+        horizon: int,
+        use_touch: bool = True,
+        relative: bool = True,
+    ) -> None:
         self.episodes, self.history, self.horizon, self.use_touch = episodes, history, horizon, use_touch
+        self.relative = relative
         lengths = np.array([len(e) for e in episodes], dtype=np.int64)
         self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
         self.step_of = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.zeros(0, np.int64)
@@ -53,6 +64,8 @@ class WindowDataset(torch.utils.data.Dataset):
             act[rows] = np.asarray(ep.action[a_u])[a_inv.reshape(act_i.shape)]
             if tac is not None:
                 tac[rows] = np.asarray(ep.tactile[o_u])[o_inv.reshape(obs_i.shape)]
+        if self.relative:
+            act -= q[:, -1:, :]
         out = {"q": torch.from_numpy(q), "action": torch.from_numpy(act)}
         if tac is not None:
             out["tactile"] = torch.from_numpy(tac)

@@ -12,6 +12,7 @@ from dexscrew_sdk.recording.dataset import Dataset
 from dexscrew_sdk.recording.synthetic import synthetic_meta, synthetic_steps
 from policies.bc.data import EpisodeFilter, from_arrays, open_dataset, synthetic_episodes
 from policies.bc.layout import BCError
+from policies.bc.normalise import Normaliser, relative_chunk_actions
 from policies.bc.windows import EpochBatches, WindowDataset
 
 
@@ -74,13 +75,28 @@ def test_episodes_disagreeing_in_layout_are_refused_naming_the_episode(tmp_path:
 
 def test_windows_repeat_the_first_observation_and_hold_the_last_action() -> None:
     ep = synthetic_episodes(1, 10)[0]
-    ds = WindowDataset([ep], history=3, horizon=4)
+    ds = WindowDataset([ep], history=3, horizon=4, relative=False)
     first, last = ds[np.array([0])], ds[np.array([9])]
     np.testing.assert_array_equal(first["q"][0].numpy(), ep.q[[0, 0, 0]])
     np.testing.assert_array_equal(first["action"][0].numpy(), ep.action[[0, 1, 2, 3]])
     np.testing.assert_array_equal(last["q"][0].numpy(), ep.q[[7, 8, 9]])
     np.testing.assert_array_equal(last["action"][0].numpy(), ep.action[[9, 9, 9, 9]])
     np.testing.assert_array_equal(last["tactile"][0].numpy(), ep.tactile[[7, 8, 9]])
+
+
+def test_relative_windows_are_the_targets_minus_the_newest_joints_and_fit_the_normalisers_range() -> None:
+    ep = synthetic_episodes(1, 10)[0]
+    ds = WindowDataset([ep], history=3, horizon=4)  # relative: the default
+    for t, rows in ((0, [0, 1, 2, 3]), (8, [8, 9, 9, 9])):
+        got = ds[np.array([t])]["action"][0].numpy()
+        np.testing.assert_allclose(got, ep.action[rows] - ep.q[t], rtol=0, atol=1e-6)
+    every = relative_chunk_actions(ep.q, ep.action, 4)
+    assert every.shape == (40, ep.action.shape[1])
+    chunks = np.concatenate([ds[np.array([t])]["action"][0].numpy() for t in range(10)])
+    np.testing.assert_allclose(np.sort(chunks, axis=0), np.sort(every, axis=0), rtol=0, atol=1e-6)
+    norm = Normaliser.fit([(ep.q, None, ep.action)], 10, relative_horizon=4)
+    np.testing.assert_allclose(norm.action.lo, every.min(axis=0), atol=1e-6)  # scaling: the offsets' range
+    np.testing.assert_allclose(norm.action_min_rad, ep.action.min(axis=0))  # recorded: the targets' own
 
 
 def test_ranks_get_disjoint_equal_batches_and_resume_skips_done_ones() -> None:

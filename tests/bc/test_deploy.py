@@ -187,10 +187,14 @@ def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch
     ep = synthetic_episodes(1, 30)[0]
     norm = Normaliser.fit([(ep.q, ep.tactile if touch else None, ep.action)], 30)
     policy = BCPolicy(LoadedPolicy(net, BCLayout(use_touch=touch), norm, cfg, {}, trained), backend)
+    absolute = BCPolicy(
+        LoadedPolicy(net, BCLayout(use_touch=touch, action_frame="absolute"), norm, cfg, {}, trained), backend
+    )
     assert policy.backend == backend and (policy.step_net is None) == (backend == "onnx")
     k = cfg.history
     for i in range(9):  # past K steps: the history rings wrap
         chunk = policy.act(ep.q[i], ep.tactile[i].reshape(5, 120, 3) if touch else None)
+        chunk_absolute = absolute.act(ep.q[i], ep.tactile[i].reshape(5, 120, 3) if touch else None)
         idx = [max(0, j) for j in range(i - k + 1, i + 1)]
         q, t = policy.norm.observations(
             torch.from_numpy(ep.q[idx][None]).float(),
@@ -201,7 +205,8 @@ def test_the_deployed_step_gives_the_eager_networks_actions(trained: Path, touch
         assert (ht is None) == (not touch) and (ht is None or np.allclose(ht.numpy(), t[0].numpy(), atol=1e-6))
         with torch.no_grad():
             eager = policy.norm.actions_rad(net(q, t)[0]).double().numpy()
-        np.testing.assert_allclose(chunk, eager, atol=1e-5)
+        np.testing.assert_allclose(chunk, eager + ep.q[i], atol=1e-5)  # relative: offsets from the newest joints
+        np.testing.assert_allclose(chunk_absolute, eager, atol=1e-5)
         np.testing.assert_allclose(policy.forward_only(), net(q, t)[0].detach().numpy(), atol=1e-5)
 
 

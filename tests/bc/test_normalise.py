@@ -59,3 +59,14 @@ def test_normaliser_round_trips_through_its_dict() -> None:
     assert back.tactile is not None and n.tactile is not None
     np.testing.assert_array_equal(back.tactile.normalise(x), n.tactile.normalise(x))
     assert n.to_dict()["frames"] == 50
+
+
+def test_a_layout_written_before_the_action_frame_reads_as_absolute_and_a_bad_frame_is_refused() -> None:
+    from policies.bc.layout import BCError, BCLayout
+
+    d = BCLayout().to_dict()
+    assert d["action_frame"] == "relative"
+    del d["action_frame"]
+    assert BCLayout.from_dict(d).action_frame == "absolute"
+    with pytest.raises(BCError, match=r"action_frame must be one of \['relative', 'absolute'\], got 'delta'"):
+        BCLayout(action_frame="delta")
